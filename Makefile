@@ -1,0 +1,48 @@
+# Two commands: `make book` builds the website, `make test` runs every test. Both set up .venv first.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The checkout's own `companion` comes first on the path, whichever checkout runs make.
+export PYTHONPATH := $(CURDIR)
+# Quiet, deterministic builds: no progress bars, a non-interactive plotting backend, and a trained-model
+# cache inside the checkout so that a build never depends on what an earlier one left elsewhere.
+export COMPANION_PROGRESS ?= 0
+export MPLBACKEND ?= Agg
+export COMPANION_CACHE_DIR ?= $(CURDIR)/_build/model-cache
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: install book test unit notebooks lab serve clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+book: install
+	$(VENV)/bin/jupyter-book build -W --keep-going --all .
+
+# The whole suite: unit tests, every notebook under nbval, the book build with -W, a real browser.
+test: install chromium
+	$(PY) -m pytest --nbval-lax tests notebooks
+
+# Faster loops while writing: the unit tests alone, or the notebooks alone.
+unit: install
+	$(PY) -m pytest tests -m "not slow"
+
+notebooks: install
+	$(PY) -m pytest --nbval-lax notebooks
+
+.PHONY: chromium
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
+
+lab: install
+	$(VENV)/bin/jupyter lab notebooks/
+
+serve:
+	$(PY) -m http.server --directory _build/html --bind 127.0.0.1 8000
+
+clean:
+	rm -rf _build

@@ -1,0 +1,179 @@
+"""What a model costs: parameters, non-zeros, bytes, multiply–accumulates (MACs), latency, accuracy.
+
+Units: counts are plain integers, bytes are bytes (1 KB = 1,000 bytes in the book's tables), latency
+is milliseconds per call of the model on the given input, accuracy a fraction in [0, 1].
+"""
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch import nn
+from torch.utils import benchmark
+
+from .train import evaluate
+
+__all__ = ["count_parameters", "count_nonzero", "sparsity", "dense_bytes", "state_dict_bytes", "file_bytes",
+           "macs_by_layer", "count_macs", "Latency", "latency", "accuracy", "cost_report", "pareto_front"]
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of scalar parameters (weights and biases; buffers such as BatchNorm statistics excluded)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_nonzero(model_or_tensor: nn.Module | torch.Tensor) -> int:
+    """Number of parameters (or tensor entries) that are not exactly zero."""
+    tensors = [model_or_tensor] if isinstance(model_or_tensor, torch.Tensor) else list(model_or_tensor.parameters())
+    return sum(int(torch.count_nonzero(t)) for t in tensors)
+
+
+def sparsity(model_or_tensor: nn.Module | torch.Tensor) -> float:
+    """Fraction of parameters (or tensor entries) that are exactly zero: 1 − non-zeros / total."""
+    total = model_or_tensor.numel() if isinstance(model_or_tensor, torch.Tensor) else count_parameters(model_or_tensor)
+    if total == 0:
+        raise ValueError("model_or_tensor has no entries: its sparsity is undefined")
+    return 1.0 - count_nonzero(model_or_tensor) / total
+
+
+def dense_bytes(model: nn.Module) -> int:
+    """Bytes the model's parameters and buffers occupy in memory: Σ numel × element size."""
+    tensors = list(model.parameters()) + list(model.buffers())
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def state_dict_bytes(model_or_state_dict: nn.Module | dict) -> int:
+    """Bytes of ``torch.save(state_dict)``: what a checkpoint file of this model takes on disk.
+
+    ``torch.save`` writes a zip archive whose records are named after the file's stem (``archive``
+    for an in-memory buffer), so a file named ``archive.pt`` has exactly this size; other names
+    differ by a few bytes per tensor.
+    """
+    state = model_or_state_dict.state_dict() if isinstance(model_or_state_dict, nn.Module) else model_or_state_dict
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getbuffer().nbytes
+
+
+def file_bytes(path: str | os.PathLike) -> int:
+    """Size of a file on disk, in bytes."""
+    return Path(path).stat().st_size
+
+
+_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+def _layer_macs(module: nn.Module, output: torch.Tensor) -> int:
+    """MACs of one Linear or Conv call: every output element costs one MAC per input it reads.
+
+    Linear: outputs × in_features. Conv: outputs × (in_channels / groups) × kernel volume.
+    """
+    if isinstance(module, nn.Linear):
+        return output.numel() * module.in_features
+    kernel_volume = 1
+    for size in module.kernel_size:
+        kernel_volume *= size
+    return output.numel() * (module.in_channels // module.groups) * kernel_volume
+
+
+@torch.no_grad()
+def macs_by_layer(model: nn.Module, example_input: torch.Tensor) -> dict[str, int]:
+    """MACs of each Linear and Conv layer in one forward pass on ``example_input`` (batch included).
+
+    Counted with forward hooks, so only layers that actually run are counted, as often as they run.
+    Element-wise work (activations, BatchNorm in eval mode, pooling, additions) is not counted: it is
+    small next to the matrix products and is often fused away.
+    """
+    counts: dict[str, int] = {}
+    handles = []
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.Linear, *_CONVS)):
+            def hook(mod, inputs, output, name=name):
+                counts[name] = counts.get(name, 0) + _layer_macs(mod, output)
+            handles.append(module.register_forward_hook(hook))
+    was_training = model.training
+    model.eval()
+    try:
+        model(example_input)
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+    return counts
+
+
+def count_macs(model: nn.Module, example_input: torch.Tensor) -> int:
+    """Total Linear and Conv MACs of one forward pass on ``example_input`` (see :func:`macs_by_layer`)."""
+    return sum(macs_by_layer(model, example_input).values())
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Median and interquartile range of one call, in milliseconds, and the thread count used."""
+
+    median_ms: float
+    iqr_ms: float
+    threads: int
+    runs: int
+
+    def __str__(self) -> str:
+        return f"{self.median_ms:.3f} ms (IQR {self.iqr_ms:.3f} ms, {self.threads} threads, {self.runs} runs)"
+
+
+def latency(model: nn.Module | callable, example_input: torch.Tensor, *, threads: int | None = None,
+            min_run_time: float = 0.3) -> Latency:
+    """Time ``model(example_input)`` with ``torch.utils.benchmark`` in inference mode.
+
+    ``blocked_autorange`` repeats the call in blocks for at least ``min_run_time`` seconds and reports
+    the median block time per call, which is robust to the occasional slow run; on CUDA it
+    synchronises the device around each block. ``threads`` defaults to ``torch.get_num_threads()``.
+    """
+    if min_run_time <= 0:
+        raise ValueError(f"min_run_time must be positive seconds, got {min_run_time}")
+    threads = threads or torch.get_num_threads()
+    if isinstance(model, nn.Module):
+        model.eval()
+    timer = benchmark.Timer(stmt="with torch.inference_mode(): model(x)", globals={"model": model, "x": example_input, "torch": torch},
+                            num_threads=threads)
+    measurement = timer.blocked_autorange(min_run_time=min_run_time)
+    return Latency(measurement.median * 1e3, measurement.iqr * 1e3, threads, len(measurement.times))
+
+
+def accuracy(model: nn.Module, loader) -> float:
+    """Fraction of examples in ``loader`` that ``model`` classifies correctly."""
+    return evaluate(model, loader).accuracy
+
+
+def cost_report(model: nn.Module, example_input: torch.Tensor, *, time_it: bool = True) -> dict:
+    """One row of a cost table: parameters, non-zeros, in-memory and on-disk bytes, MACs, latency."""
+    row = {
+        "parameters": count_parameters(model),
+        "nonzero": count_nonzero(model),
+        "dense bytes": dense_bytes(model),
+        "state_dict bytes": state_dict_bytes(model),
+        "MACs": count_macs(model, example_input),
+    }
+    if time_it:
+        row["latency ms"] = latency(model, example_input).median_ms
+    return row
+
+
+def pareto_front(costs: Sequence[float], accuracies: Sequence[float]) -> list[int]:
+    """Indices of the Pareto-optimal points, sorted by cost.
+
+    A point is on the front when no other point is at least as cheap and at least as accurate and
+    strictly better in one of the two. Ties in both are kept once (the first index).
+    """
+    if len(costs) != len(accuracies):
+        raise ValueError(f"costs and accuracies must have equal length, got {len(costs)} and {len(accuracies)}")
+    order = sorted(range(len(costs)), key=lambda i: (costs[i], -accuracies[i], i))
+    front, best = [], float("-inf")
+    for i in order:
+        if accuracies[i] > best:
+            front.append(i)
+            best = accuracies[i]
+    return front

@@ -1,0 +1,142 @@
+"""The book's models.
+
+- :class:`MLP`: fully connected, LeNet-300-100 shape by default (Han et al. 2015 prune this one).
+- :class:`SmallCNN`: two 3×3 conv–BN–ReLU blocks and a linear classifier, for 8×8 digit images.
+- :class:`ResNet`: the ResNet basic-block family (He et al. 2016); :func:`resnet18` is the standard
+  ImageNet-scale shape used for cost measurements, :func:`tiny_resnet` a small one that trains in
+  seconds.
+
+The MLP and the CNN are ``nn.Sequential`` subclasses with named layers, so a reader can print them,
+index them (``model.fc1``) and walk them in order, which structured pruning relies on.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+__all__ = ["MLP", "SmallCNN", "BasicBlock", "ResNet", "resnet18", "tiny_resnet", "build", "MODELS"]
+
+
+class MLP(nn.Sequential):
+    """Flatten → (Linear → ReLU) per hidden width → Linear.
+
+    Layers are named ``fc1, relu1, fc2, relu2, ..., fc{n}``. The default is LeNet-300-100 for 64-pixel
+    inputs: 64·300 + 300 + 300·100 + 100 + 100·10 + 10 = 50,610 parameters.
+    """
+
+    def __init__(self, in_features: int = 64, hidden: tuple[int, ...] = (300, 100), num_classes: int = 10):
+        if in_features < 1 or num_classes < 1 or any(h < 1 for h in hidden):
+            raise ValueError(f"in_features, hidden widths and num_classes must be positive, got {in_features}, {hidden}, {num_classes}")
+        widths = [in_features, *hidden, num_classes]
+        layers: list[tuple[str, nn.Module]] = [("flatten", nn.Flatten())]
+        for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:]), start=1):
+            layers.append((f"fc{i}", nn.Linear(fan_in, fan_out)))
+            if i < len(widths) - 1:
+                layers.append((f"relu{i}", nn.ReLU()))
+        super().__init__(OrderedDict(layers))
+
+
+class SmallCNN(nn.Sequential):
+    """conv1 → bn1 → relu1 → conv2 → bn2 → relu2 → pool → flatten → fc, for ``in_channels``×``size``×``size`` inputs.
+
+    With the defaults (1×8×8 digits, 16 and 32 channels) it has (1·16·9 + 16) + 2·16 + (16·32·9 + 32)
+    + 2·32 + (32·4·4·10 + 10) = 10,026 parameters.
+    """
+
+    def __init__(self, in_channels: int = 1, channels: tuple[int, int] = (16, 32), num_classes: int = 10, size: int = 8):
+        if size < 2 or size % 2:
+            raise ValueError(f"size must be an even number of pixels ≥ 2, got {size}")
+        c1, c2 = channels
+        super().__init__(OrderedDict([
+            ("conv1", nn.Conv2d(in_channels, c1, 3, padding=1)),
+            ("bn1", nn.BatchNorm2d(c1)),
+            ("relu1", nn.ReLU()),
+            ("conv2", nn.Conv2d(c1, c2, 3, padding=1)),
+            ("bn2", nn.BatchNorm2d(c2)),
+            ("relu2", nn.ReLU()),
+            ("pool", nn.MaxPool2d(2)),
+            ("flatten", nn.Flatten()),
+            ("fc", nn.Linear(c2 * (size // 2) ** 2, num_classes)),
+        ]))
+
+
+class BasicBlock(nn.Module):
+    """ResNet basic block: y = ReLU(BN(conv(ReLU(BN(conv(x))))) + shortcut(x)).
+
+    The shortcut is the identity, or a 1×1 conv + BN when the stride or the width changes. Its output
+    channels and those of ``bn2`` are tied by the addition: pruning must remove them together.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU()
+        self.shortcut = nn.Sequential()
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False), nn.BatchNorm2d(out_channels)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + self.shortcut(x))
+
+
+class ResNet(nn.Module):
+    """Stem → stages of :class:`BasicBlock` → global average pool → Linear.
+
+    ``stem='imagenet'`` is the 7×7 stride-2 conv and 3×3 max-pool of the original ResNet;
+    ``stem='small'`` is one 3×3 conv, for small images (CIFAR-sized or 8×8 digits).
+    """
+
+    def __init__(self, blocks: tuple[int, ...] = (2, 2, 2, 2), widths: tuple[int, ...] = (64, 128, 256, 512),
+                 in_channels: int = 3, num_classes: int = 1000, stem: str = "imagenet"):
+        super().__init__()
+        if len(blocks) != len(widths) or not blocks:
+            raise ValueError(f"blocks and widths must be non-empty and of equal length, got {blocks} and {widths}")
+        if stem == "imagenet":
+            self.stem = nn.Sequential(nn.Conv2d(in_channels, widths[0], 7, 2, 3, bias=False), nn.BatchNorm2d(widths[0]),
+                                      nn.ReLU(), nn.MaxPool2d(3, 2, 1))
+        elif stem == "small":
+            self.stem = nn.Sequential(nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU())
+        else:
+            raise ValueError(f"stem must be 'imagenet' or 'small', got {stem!r}")
+        stages, channels = [], widths[0]
+        for i, (count, width) in enumerate(zip(blocks, widths)):
+            stride = 1 if i == 0 else 2
+            stage = [BasicBlock(channels, width, stride)] + [BasicBlock(width, width) for _ in range(count - 1)]
+            stages.append(nn.Sequential(*stage))
+            channels = width
+        self.stages = nn.Sequential(*stages)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(channels, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.flatten(self.pool(self.stages(self.stem(x)))))
+
+
+def resnet18(num_classes: int = 1000, in_channels: int = 3) -> ResNet:
+    """ResNet-18 (11.7 M parameters with 1,000 classes): the standard shape, for cost measurements."""
+    return ResNet((2, 2, 2, 2), (64, 128, 256, 512), in_channels, num_classes, stem="imagenet")
+
+
+def tiny_resnet(num_classes: int = 10, in_channels: int = 1, widths: tuple[int, ...] = (16, 32, 64)) -> ResNet:
+    """A three-stage ResNet with one basic block per stage, for 8×8 digits: it trains in seconds."""
+    return ResNet((1,) * len(widths), widths, in_channels, num_classes, stem="small")
+
+
+MODELS = {"mlp": MLP, "cnn": SmallCNN, "resnet18": resnet18, "tiny_resnet": tiny_resnet}
+
+
+def build(name: str, **kwargs) -> nn.Module:
+    """Build a model by name (a key of ``MODELS``) with its keyword arguments."""
+    if name not in MODELS:
+        raise ValueError(f"model must be one of {sorted(MODELS)}, got {name!r}")
+    return MODELS[name](**kwargs)

@@ -1,0 +1,243 @@
+"""Training and evaluation: ``fit``, ``evaluate``, seeding, device choice and the trained-model cache.
+
+A chapter never retrains what another already trained: :func:`pretrained` trains a model from a
+:class:`TrainConfig` once, saves its ``state_dict`` in a cache directory keyed by a hash of the
+configuration, and loads it from there afterwards. Training is seeded, so the cached model is the one
+a fresh run would produce on the same machine.
+
+Environment variables:
+
+- ``COMPANION_CACHE_DIR``: where trained models are cached (default: the user cache directory).
+- ``COMPANION_DEVICE``: ``cpu`` or ``cuda``; by default CUDA is used when present.
+- ``COMPANION_PROGRESS``: ``0`` turns progress bars off (the book build does this).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from . import data as data_module
+from . import models as models_module
+
+__all__ = ["seed_everything", "choose_device", "Metrics", "evaluate", "fit", "TrainConfig", "cache_dir",
+           "train_config", "pretrained", "RECIPES"]
+
+CACHE_FORMAT = 1  # bump when the training code changes what a configuration produces
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and PyTorch's random number generators."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def choose_device(device: str | torch.device | None = None) -> torch.device:
+    """The device to run on: ``device`` if given, else ``$COMPANION_DEVICE``, else CUDA when available."""
+    device = device or os.environ.get("COMPANION_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device is 'cuda' but no CUDA device is available; use 'cpu'")
+    return device
+
+
+def _progress_enabled(progress: bool | None) -> bool:
+    return os.environ.get("COMPANION_PROGRESS", "1") != "0" if progress is None else progress
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    tensor = next(iter(model.parameters()), None)
+    if tensor is None:
+        tensor = next(iter(model.buffers()), None)
+    return tensor.device if tensor is not None else torch.device("cpu")
+
+
+class Metrics(NamedTuple):
+    """Mean cross-entropy loss (nats per example) and accuracy (fraction correct, in [0, 1])."""
+
+    loss: float
+    accuracy: float
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: DataLoader, loss_fn: Callable | None = None) -> Metrics:
+    """Loss and accuracy of ``model`` over every batch of ``loader``, on the model's own device.
+
+    The model is put in eval mode for the pass and returned to the mode it was in.
+    """
+    loss_fn = loss_fn or nn.functional.cross_entropy
+    device, was_training = _model_device(model), model.training
+    model.eval()
+    total_loss, correct, count = 0.0, 0, 0
+    for x, y in loader:
+        x, y = x.to(device), y.to(device)
+        logits = model(x)
+        total_loss += float(loss_fn(logits, y, reduction="sum"))
+        correct += int((logits.argmax(dim=1) == y).sum())
+        count += len(y)
+    model.train(was_training)
+    if count == 0:
+        raise ValueError("loader is empty: cannot evaluate on zero examples")
+    return Metrics(total_loss / count, correct / count)
+
+
+def fit(model: nn.Module, train_loader: DataLoader, *, epochs: int = 10,
+        optimizer: torch.optim.Optimizer | None = None, lr: float = 1e-3,
+        scheduler=None, scheduler_interval: str = "epoch",
+        val_loader: DataLoader | None = None, loss_fn: Callable | None = None,
+        after_step: Callable[[nn.Module, int], None] | None = None,
+        device: str | torch.device | None = None, progress: bool | None = None) -> list[dict]:
+    """Train ``model`` in place with mini-batch gradient descent and return its history.
+
+    Each step computes the loss on one batch, back-propagates, calls ``optimizer.step()`` (Adam with
+    learning rate ``lr`` unless an optimizer is given), then ``after_step(model, step)`` if given (the
+    hook that weight clipping and gradual pruning use). ``scheduler.step()`` runs after every epoch,
+    or after every batch when ``scheduler_interval='batch'``.
+
+    Returns one dict per epoch: ``epoch``, ``lr`` (at the epoch's start), ``train_loss`` (mean over its
+    batches), and ``val_loss``/``val_accuracy`` when ``val_loader`` is given.
+    """
+    if epochs < 0:
+        raise ValueError(f"epochs must be ≥ 0, got {epochs}")
+    if scheduler_interval not in ("epoch", "batch"):
+        raise ValueError(f"scheduler_interval must be 'epoch' or 'batch', got {scheduler_interval!r}")
+    device = choose_device(device)
+    model.to(device)
+    loss_fn = loss_fn or nn.functional.cross_entropy
+    optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
+    history, step = [], 0
+    epochs_iter = range(1, epochs + 1)
+    if _progress_enabled(progress):
+        from tqdm.auto import tqdm
+        epochs_iter = tqdm(epochs_iter, desc="epochs", leave=False)
+    for epoch in epochs_iter:
+        model.train()
+        record = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
+        total, batches = 0.0, 0
+        for x, y in train_loader:
+            x, y = x.to(device), y.to(device)
+            optimizer.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            if after_step is not None:
+                after_step(model, step)
+            if scheduler is not None and scheduler_interval == "batch":
+                scheduler.step()
+            total += loss.item()
+            batches += 1
+        if scheduler is not None and scheduler_interval == "epoch":
+            scheduler.step()
+        record["train_loss"] = total / max(batches, 1)
+        if val_loader is not None:
+            record["val_loss"], record["val_accuracy"] = evaluate(model, val_loader, loss_fn)
+        history.append(record)
+    model.eval()
+    return history
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a trained model: the cache key is a hash of these fields.
+
+    ``model``/``model_kwargs`` name a builder in :data:`companion.models.MODELS`;
+    ``data``/``data_kwargs`` a loader in :data:`companion.data.DATASETS`. Training is ``epochs`` epochs
+    of mini-batches of ``batch_size`` with Adam (or SGD with ``momentum``) at learning rate ``lr``,
+    decayed by cosine annealing to zero, with L2 ``weight_decay``, all seeded by ``seed``.
+    """
+
+    model: str
+    data: str
+    model_kwargs: dict = field(default_factory=dict)
+    data_kwargs: dict = field(default_factory=dict)
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    seed: int = 0
+
+    def key(self, device: torch.device) -> str:
+        """A short hash of the configuration, the cache format and the device type."""
+        text = json.dumps({**asdict(self), "format": CACHE_FORMAT, "device": device.type}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def splits(self) -> data_module.Splits:
+        """The data set this configuration trains on."""
+        return data_module.load(self.data, **self.data_kwargs)
+
+
+RECIPES = {
+    "digits-mlp": TrainConfig(model="mlp", data="digits"),
+    "digits-cnn": TrainConfig(model="cnn", data="digits", data_kwargs={"image": True}, epochs=20),
+}
+
+
+def cache_dir() -> Path:
+    """The trained-model cache: ``$COMPANION_CACHE_DIR``, else the user cache directory."""
+    override = os.environ.get("COMPANION_CACHE_DIR")
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("companion-book"))
+
+
+def train_config(config: TrainConfig, device: str | torch.device | None = None,
+                 progress: bool | None = None) -> tuple[nn.Module, list[dict]]:
+    """Train the model a configuration describes, from scratch; return it (in eval mode) and its history."""
+    if config.optimizer not in ("adam", "sgd"):
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {config.optimizer!r}")
+    device = choose_device(device)
+    seed_everything(config.seed)
+    splits = config.splits()
+    model = models_module.build(config.model, **config.model_kwargs).to(device)
+    if config.optimizer == "adam":
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    else:
+        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                                    weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(config.epochs, 1))
+    history = fit(model, splits.loader("train", config.batch_size, seed=config.seed), epochs=config.epochs,
+                  optimizer=optimizer, scheduler=scheduler, val_loader=splits.loader("val", 512),
+                  device=device, progress=progress)
+    return model, history
+
+
+def pretrained(config: TrainConfig | str, device: str | torch.device | None = None,
+               progress: bool | None = None) -> nn.Module:
+    """The trained model for ``config`` (a :class:`TrainConfig` or a key of :data:`RECIPES`), from the cache.
+
+    On a cache miss the model is trained with :func:`train_config` and saved atomically (a temporary
+    file renamed into place), so concurrent runs never read a half-written file. The model comes back
+    on ``device`` in eval mode.
+    """
+    if isinstance(config, str):
+        if config not in RECIPES:
+            raise ValueError(f"config must be a TrainConfig or one of {sorted(RECIPES)}, got {config!r}")
+        config = RECIPES[config]
+    device = choose_device(device)
+    path = cache_dir() / f"{config.model}-{config.data}-{config.key(device)}.pt"
+    model = models_module.build(config.model, **config.model_kwargs)
+    if path.exists():
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return model.to(device).eval()
+    trained, _ = train_config(config, device, progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+        torch.save({k: v.cpu() for k, v in trained.state_dict().items()}, handle)
+    os.replace(handle.name, path)
+    return trained.eval()

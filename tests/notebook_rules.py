@@ -1,0 +1,34 @@
+"""What every chapter notebook must satisfy, as small functions the tests apply (and test)."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+_PYTHON_FENCE = re.compile(r"```python\n(.*?)```", re.S)
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def cells_with_outputs(notebook: dict) -> list[int]:
+    """Indices of code cells saved with outputs or an execution count (they must be saved clean)."""
+    return [i for i, cell in enumerate(notebook["cells"])
+            if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)]
+
+
+def markdown(notebook: dict) -> list[str]:
+    return ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown"]
+
+
+def exercises(notebook: dict) -> list[str]:
+    return [text for text in markdown(notebook) if "{exercise}" in text]
+
+
+def solutions(notebook: dict) -> list[str]:
+    """The Python code of each hidden solution (the fenced blocks inside a ``{solution}`` directive)."""
+    return ["\n".join(_PYTHON_FENCE.findall(text)) for text in markdown(notebook) if "{solution}" in text]

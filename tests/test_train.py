@@ -1,0 +1,108 @@
+import pytest
+import torch
+from torch import nn
+
+from companion import data, train
+from companion.models import MLP
+
+
+def _tiny_config(**overrides):
+    base = dict(model="mlp", data="digits", model_kwargs={"hidden": (16,)}, epochs=2)
+    return train.TrainConfig(**{**base, **overrides})
+
+
+def test_evaluate_counts_correct_predictions_like_a_hand_loop():
+    splits = data.digits()
+    torch.manual_seed(0)
+    model = MLP(hidden=(8,))
+    metrics = train.evaluate(model, splits.loader("test", 50))
+    with torch.no_grad():
+        logits = model(splits.x_test)
+    assert metrics.accuracy == pytest.approx(float((logits.argmax(1) == splits.y_test).float().mean()))
+    assert metrics.loss == pytest.approx(float(nn.functional.cross_entropy(logits, splits.y_test)), rel=1e-5)
+
+
+def test_fit_lowers_the_loss_and_calls_the_step_hook():
+    splits = data.digits()
+    torch.manual_seed(0)
+    model = MLP(hidden=(32,))
+    steps = []
+    history = train.fit(model, splits.loader("train", 64), epochs=3, lr=1e-2, val_loader=splits.loader("val", 512),
+                        after_step=lambda m, step: steps.append(step), device="cpu")
+    batches = len(splits.loader("train", 64))
+    assert steps == list(range(1, 3 * batches + 1))
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert history[-1]["val_accuracy"] > 0.8
+    assert not model.training
+
+
+def test_fit_steps_a_scheduler_per_epoch_or_per_batch():
+    splits = data.digits()
+    for interval, expected_steps in (("epoch", 2), ("batch", 2 * len(splits.loader("train", 256)))):
+        model = MLP(hidden=(8,))
+        opt = torch.optim.SGD(model.parameters(), lr=1.0)
+        sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.5)
+        train.fit(model, splits.loader("train", 256), epochs=2, optimizer=opt, scheduler=sched,
+                  scheduler_interval=interval, device="cpu")
+        assert opt.param_groups[0]["lr"] == pytest.approx(0.5 ** expected_steps)
+
+
+def test_training_is_deterministic():
+    a, _ = train.train_config(_tiny_config(), device="cpu", progress=False)
+    b, _ = train.train_config(_tiny_config(), device="cpu", progress=False)
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(pa, pb), name
+
+
+def test_pretrained_caches_by_configuration(tmp_path, monkeypatch):
+    monkeypatch.setenv("COMPANION_CACHE_DIR", str(tmp_path))
+    config = _tiny_config()
+    first = train.pretrained(config, device="cpu")
+    files = list(tmp_path.glob("*.pt"))
+    assert len(files) == 1 and config.key(torch.device("cpu")) in files[0].name
+    mtime = files[0].stat().st_mtime_ns
+    second = train.pretrained(config, device="cpu")  # a cache hit: nothing is retrained or rewritten
+    assert files[0].stat().st_mtime_ns == mtime
+    for pa, pb in zip(first.state_dict().values(), second.state_dict().values()):
+        assert torch.equal(pa, pb)
+    train.pretrained(_tiny_config(seed=1), device="cpu")  # another configuration, another file
+    assert len(list(tmp_path.glob("*.pt"))) == 2
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_config_key_changes_with_every_field():
+    cpu = torch.device("cpu")
+    keys = {_tiny_config().key(cpu), _tiny_config(lr=2e-3).key(cpu), _tiny_config(epochs=3).key(cpu),
+            _tiny_config(model_kwargs={"hidden": (17,)}).key(cpu), _tiny_config().key(torch.device("cuda"))}
+    assert len(keys) == 5
+
+
+def test_cache_dir_honours_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("COMPANION_CACHE_DIR", str(tmp_path / "x"))
+    assert train.cache_dir() == tmp_path / "x"
+    monkeypatch.delenv("COMPANION_CACHE_DIR")
+    assert "companion-book" in str(train.cache_dir())
+
+
+def test_device_choice(monkeypatch):
+    assert train.choose_device("cpu").type == "cpu"
+    monkeypatch.setenv("COMPANION_DEVICE", "cpu")
+    assert train.choose_device().type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device"):
+            train.choose_device("cuda")
+
+
+def test_bad_arguments_are_rejected():
+    splits = data.digits()
+    with pytest.raises(ValueError, match="epochs"):
+        train.fit(MLP(), splits.loader("train"), epochs=-1)
+    with pytest.raises(ValueError, match="scheduler_interval"):
+        train.fit(MLP(), splits.loader("train"), scheduler_interval="step")
+    with pytest.raises(ValueError, match="optimizer"):
+        train.train_config(_tiny_config(optimizer="lbfgs"))
+    with pytest.raises(ValueError, match="config must be"):
+        train.pretrained("imagenet-vit")
+    empty = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(0, 64), torch.zeros(0, dtype=torch.long)))
+    with pytest.raises(ValueError, match="empty"):
+        train.evaluate(MLP(), empty)
