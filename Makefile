@@ -3,10 +3,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # The checkout's own `companion` comes first on the path, whichever checkout runs make.
 export PYTHONPATH := $(CURDIR)
-# Quiet, deterministic builds: no progress bars, a non-interactive plotting backend, and a trained-model
+# Quiet, deterministic builds: no progress bars, and a trained-model
 # cache inside the checkout so that a build never depends on what an earlier one left elsewhere.
 export COMPANION_PROGRESS ?= 0
-export MPLBACKEND ?= Agg
 export COMPANION_CACHE_DIR ?= $(CURDIR)/_build/model-cache
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 

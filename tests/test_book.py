@@ -26,7 +26,7 @@ def toc_pages() -> list[str]:
 
 @pytest.fixture(scope="module")
 def site():
-    env = {**os.environ, "COMPANION_PROGRESS": "0", "MPLBACKEND": "Agg"}
+    env = {**os.environ, "COMPANION_PROGRESS": "0"}
     jb = Path(sys.executable).with_name("jupyter-book")
     result = subprocess.run([str(jb), "build", "-W", "--keep-going", "--all", "."], cwd=ROOT, env=env,
                             capture_output=True, text=True)
@@ -49,8 +49,11 @@ def test_no_build_machine_details_in_pages(site):
 
 @pytest.fixture(scope="module")
 def server(site):
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
-    handler.log_message = lambda *args: None
+    class QuietHandler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(QuietHandler, directory=str(site))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
