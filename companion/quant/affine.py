@@ -1,0 +1,133 @@
+"""The affine (uniform) quantization mapping, from scratch on plain integer tensors.
+
+A real value r is represented by an integer q with a float scale S > 0 and an integer zero-point Z
+(Jacob et al. 2018):
+
+    r ≈ S · (q − Z),        q = clamp(round(r / S + Z), q_min, q_max)
+
+``bits`` bits give 2^bits codes: signed [−2^(b−1), 2^(b−1) − 1] or unsigned [0, 2^b − 1]; a *narrow*
+range drops the lowest code (e.g. int8 [−127, 127]) so that the range is symmetric about zero.
+
+Parameters can be per tensor (a scalar S and Z) or per channel (one S and Z per slice along ``axis``).
+Integers are stored in the smallest plain dtype that holds the range (int8, uint8, int16 or int32);
+scales are float32 tensors. Nothing here uses the deprecated ``torch.qint8`` tensor types.
+"""
+from __future__ import annotations
+
+import torch
+
+__all__ = ["qrange", "storage_dtype", "calc_qparams", "quantize", "dequantize", "fake_quantize"]
+
+
+def qrange(bits: int, signed: bool = True, narrow: bool = False) -> tuple[int, int]:
+    """Integer range (q_min, q_max) of a ``bits``-bit code; ``narrow`` drops the lowest code."""
+    if not isinstance(bits, int) or not 1 <= bits <= 16:
+        raise ValueError(f"bits must be an integer in [1, 16], got {bits!r}")
+    qmin, qmax = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2 ** bits - 1)
+    if narrow:
+        qmin += 1
+    if qmin >= qmax:
+        raise ValueError(f"a {bits}-bit {'narrow ' if narrow else ''}range has fewer than two codes")
+    return qmin, qmax
+
+
+def storage_dtype(qmin: int, qmax: int) -> torch.dtype:
+    """The smallest plain integer dtype that holds every code in [qmin, qmax]."""
+    if qmin >= qmax:
+        raise ValueError(f"qmin must be below qmax, got qmin={qmin}, qmax={qmax}")
+    for dtype in (torch.int8, torch.uint8, torch.int16, torch.int32):
+        info = torch.iinfo(dtype)
+        if info.min <= qmin and qmax <= info.max:
+            return dtype
+    raise ValueError(f"no integer dtype holds [{qmin}, {qmax}]")
+
+
+def _check_finite(name: str, tensor: torch.Tensor) -> None:
+    if not torch.isfinite(tensor).all():
+        raise ValueError(f"{name} contains NaN or Inf; quantization needs finite values")
+
+
+def calc_qparams(min_val: torch.Tensor | float, max_val: torch.Tensor | float, qmin: int = -128, qmax: int = 127,
+                 symmetric: bool = False, eps: float = torch.finfo(torch.float32).eps) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scale S (float32) and zero-point Z (int32) that map [min_val, max_val] onto [qmin, qmax].
+
+    The range is first widened to contain 0, so that 0 is represented exactly (padding, ReLU zeros):
+
+    - asymmetric: S = (max − min) / (q_max − q_min),  Z = q_min − round(min / S), clamped into [q_min, q_max];
+    - symmetric:  S = max(|min|, |max|) / ((q_max − q_min) / 2),  Z = 0 for a signed range, or the middle
+      code (q_min + q_max + 1) // 2 for an unsigned one.
+
+    S is at least ``eps``, so an all-zero or constant tensor still gets a valid scale. Works elementwise,
+    so vectors of minima and maxima give per-channel parameters. These are the formulas of PyTorch's
+    observers (``torch.ao.quantization.MinMaxObserver``), which the tests compare against.
+    """
+    min_val = torch.as_tensor(min_val, dtype=torch.float32)
+    max_val = torch.as_tensor(max_val, dtype=torch.float32)
+    _check_finite("min_val", min_val)
+    _check_finite("max_val", max_val)
+    if (min_val > max_val).any():
+        raise ValueError("min_val must not exceed max_val")
+    if qmin >= qmax:
+        raise ValueError(f"qmin must be below qmax, got qmin={qmin}, qmax={qmax}")
+    min_neg = torch.clamp(min_val, max=0.0)
+    max_pos = torch.clamp(max_val, min=0.0)
+    if symmetric:
+        scale = torch.maximum(-min_neg, max_pos) / ((qmax - qmin) / 2)
+        scale = torch.clamp(scale, min=eps)
+        zero = 0 if qmin < 0 else (qmin + qmax + 1) // 2
+        zero_point = torch.full_like(scale, zero, dtype=torch.int32)
+    else:
+        scale = torch.clamp((max_pos - min_neg) / float(qmax - qmin), min=eps)
+        zero_point = torch.clamp(qmin - torch.round(min_neg / scale), qmin, qmax).to(torch.int32)
+    return scale.to(torch.float32), zero_point
+
+
+def _along(param: torch.Tensor, x: torch.Tensor, axis: int | None) -> torch.Tensor:
+    """Reshape a per-channel parameter so it broadcasts along ``axis`` of ``x``."""
+    param = torch.as_tensor(param)
+    if axis is None:
+        if param.numel() != 1:
+            raise ValueError(f"per-tensor parameters must be scalars, got shape {tuple(param.shape)}; pass axis for per-channel")
+        return param.reshape(())
+    axis = axis % x.dim()
+    if param.dim() != 1 or param.numel() != x.shape[axis]:
+        raise ValueError(f"per-channel parameters need {x.shape[axis]} entries for axis {axis}, got shape {tuple(param.shape)}")
+    shape = [1] * x.dim()
+    shape[axis] = -1
+    return param.reshape(shape)
+
+
+def quantize(x: torch.Tensor, scale, zero_point, qmin: int = -128, qmax: int = 127, axis: int | None = None) -> torch.Tensor:
+    """q = clamp(round(x · (1/S) + Z), q_min, q_max), as a plain integer tensor (see :func:`storage_dtype`).
+
+    ``round`` is round-half-to-even, as in PyTorch's kernels; 1/S is computed in float32. ``axis=None``
+    uses scalar S and Z; otherwise S and Z hold one entry per slice of ``x`` along ``axis``.
+    """
+    _check_finite("x", x)
+    dtype = storage_dtype(qmin, qmax)
+    inv_scale = 1.0 / _along(torch.as_tensor(scale, dtype=torch.float32), x, axis)
+    zero = _along(torch.as_tensor(zero_point, dtype=torch.float32), x, axis)
+    return torch.clamp(torch.round(x.float() * inv_scale + zero), qmin, qmax).to(dtype)
+
+
+def dequantize(q: torch.Tensor, scale, zero_point, axis: int | None = None) -> torch.Tensor:
+    """r̂ = S · (q − Z), in float32."""
+    scale = _along(torch.as_tensor(scale, dtype=torch.float32), q, axis)
+    zero = _along(torch.as_tensor(zero_point, dtype=torch.int32), q, axis)
+    return (q.to(torch.int32) - zero).float() * scale
+
+
+def fake_quantize(x: torch.Tensor, scale, zero_point, qmin: int = -128, qmax: int = 127, axis: int | None = None) -> torch.Tensor:
+    """Quantize then dequantize in float, with the straight-through estimator (STE) for gradients.
+
+    Forward: x̂ = S · (clamp(round(x/S + Z), q_min, q_max) − Z). Backward: ∂x̂/∂x = 1 where x/S + Z
+    rounds inside [q_min, q_max], else 0 (the clipped values get no gradient), as in
+    ``torch.fake_quantize_per_tensor_affine``.
+    """
+    q = quantize(x.detach(), scale, zero_point, qmin, qmax, axis)
+    x_hat = dequantize(q, scale, zero_point, axis)
+    inv_scale = 1.0 / _along(torch.as_tensor(scale, dtype=torch.float32), x, axis)
+    zero = _along(torch.as_tensor(zero_point, dtype=torch.float32), x, axis)
+    unclipped = torch.round(x.detach().float() * inv_scale + zero)
+    inside = ((unclipped >= qmin) & (unclipped <= qmax)).to(x.dtype)
+    return x_hat.to(x.dtype) + (x - x.detach()) * inside
