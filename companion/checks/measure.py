@@ -9,7 +9,7 @@ from torch import nn
 from .. import measure
 from . import assert_close, assert_equal, exercise
 
-__all__ = ["check_linear_macs", "check_conv2d_macs", "check_model_bytes", "check_sparsity", "check_pareto_front"]
+__all__ = ["check_linear_macs", "check_conv2d_macs", "check_model_bytes", "check_sparsity", "check_pareto_front", "check_csr_bytes"]
 
 
 @exercise
@@ -60,3 +60,14 @@ def check_pareto_front(pareto_front) -> None:
     ]
     for costs, accs in cases:
         assert_equal(f"pareto_front({costs}, {accs})", list(pareto_front(costs, accs)), measure.pareto_front(costs, accs))
+
+
+@exercise
+def check_csr_bytes(csr_storage_bytes) -> None:
+    """``csr_storage_bytes(weight)`` → bytes of ``weight.to_sparse_csr()``: values, column indices, row pointers."""
+    torch.manual_seed(0)
+    for rows, cols, density in [(8, 12, 0.5), (300, 64, 0.1), (10, 100, 1.0), (5, 5, 0.0)]:
+        weight = torch.randn(rows, cols) * (torch.rand(rows, cols) < density)
+        parts = measure.csr_state_dict({"w": weight})
+        expected = sum(t.numel() * t.element_size() for t in parts.values())
+        assert_equal(f"csr_storage_bytes of a {rows}×{cols} matrix at density {density}", csr_storage_bytes(weight), expected)
