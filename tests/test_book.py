@@ -2,6 +2,7 @@
 import functools
 import http.server
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -40,11 +41,15 @@ def test_every_toc_page_is_built(site):
         assert (site / page).exists(), page
 
 
-def test_no_build_machine_details_in_pages(site):
+EXTERNAL_RESOURCE = re.compile(r"""<(?:script|img|iframe)[^>]*\ssrc=["']https?://|<link[^>]*rel=["']stylesheet["'][^>]*href=["']https?://""")
+
+
+def test_no_build_machine_details_or_external_resources_in_pages(site):
     for page in toc_pages():
         text = (site / page).read_text(encoding="utf-8")
-        for leak in (str(ROOT), "site-packages", "Traceback (most recent call last)", "Warning:", "cdn.jsdelivr", "unpkg.com"):
+        for leak in (str(ROOT), "site-packages", "Traceback (most recent call last)", "Warning:", "DeprecationWarning"):
             assert leak not in text, f"{page} contains {leak!r}"
+        assert not EXTERNAL_RESOURCE.search(text), f"{page} loads a resource from another host"
 
 
 @pytest.fixture(scope="module")
