@@ -8,7 +8,7 @@ import torch
 from torch.optim import lr_scheduler
 
 from companion.optim import (SGD, FunctionLR, constant_lr, cosine_lr, exponential_lr, multistep_lr, one_cycle_lr,
-                             step_lr, warmup_cosine_lr)
+                             one_cycle_momentum, step_lr, warmup_cosine_lr)
 
 BASE_LR = 0.1
 STEPS = 60
@@ -63,6 +63,33 @@ def test_schedule_equals_torch_scheduler_step_by_step(name):
     assert len(set(round(r, 12) for r in ours)) > 2  # the schedule really changes the rate
 
 
+@pytest.mark.parametrize("pct_start, total", [(0.3, STEPS), (0.25, 40), (0.5, 17)])
+def test_one_cycle_with_momentum_equals_torch_defaults(pct_start, total):
+    ours_opt, theirs_opt = _optimizer(), _optimizer()
+    theirs = lr_scheduler.OneCycleLR(theirs_opt, max_lr=BASE_LR, total_steps=total, pct_start=pct_start)
+    ours = FunctionLR(ours_opt, functools.partial(one_cycle_lr, total_steps=total, pct_start=pct_start),
+                      momentum_schedule=functools.partial(one_cycle_momentum, total_steps=total, pct_start=pct_start))
+    momenta = []
+    for step in range(total + 1):
+        if step:
+            for opt, sched in ((ours_opt, ours), (theirs_opt, theirs)):
+                opt.step()
+                sched.step()
+        mine, torchs = ours_opt.param_groups[0], theirs_opt.param_groups[0]
+        assert mine["lr"] == pytest.approx(torchs["lr"], rel=1e-9, abs=1e-12), step
+        assert mine["momentum"] == pytest.approx(torchs["momentum"], rel=1e-9), step
+        momenta.append(mine["momentum"])
+    assert min(momenta) < 0.86 and max(momenta) == pytest.approx(0.95)  # the momentum really cycles
+
+
+def test_momentum_schedule_needs_a_momentum_optimizer():
+    adam = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=0.1)
+    with pytest.raises(ValueError, match="momentum"):
+        FunctionLR(adam, constant_lr, momentum_schedule=lambda t: 0.9)
+    with pytest.raises(TypeError, match="momentum_schedule"):
+        FunctionLR(_optimizer(), constant_lr, momentum_schedule=0.9)
+
+
 def test_closed_forms_at_landmarks():
     assert constant_lr(99, 0.3) == 0.3
     assert step_lr(6, 1.0, step_size=3) == pytest.approx(0.01)
@@ -99,6 +126,8 @@ def test_function_lr_handles_several_groups():
     (lambda: one_cycle_lr(1, 0.1, total_steps=3, pct_start=0.3), "pct_start"),
     (lambda: one_cycle_lr(11, 0.1, total_steps=10), "total_steps"),
     (lambda: one_cycle_lr(1, 0.1, total_steps=10, div_factor=0), "div_factor"),
+    (lambda: one_cycle_momentum(1, total_steps=10, base_momentum=0.96), "base_momentum"),
+    (lambda: one_cycle_momentum(1, total_steps=10, max_momentum=1.0), "max_momentum"),
 ])
 def test_bad_arguments_raise(call, match):
     with pytest.raises(ValueError, match=match):

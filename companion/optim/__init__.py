@@ -11,10 +11,11 @@ from .clipping import (ClampWeights, MaxNorm, clamp_weights_, clip_grad_norm_, c
 from .lr_finder import RangeTestResult, lr_range_test
 from .regularization import RegularizedLoss, l1_penalty, l2_penalty, near_zero_fraction
 from .schedules import (FunctionLR, constant_lr, cosine_lr, exponential_lr, multistep_lr, one_cycle_lr,
-                        step_lr, warmup_cosine_lr)
+                        one_cycle_momentum, step_lr, warmup_cosine_lr)
 from .sgd import SGD, descend
 
-__all__ = ["SGD", "descend", "FunctionLR", "constant_lr", "step_lr", "multistep_lr", "exponential_lr", "cosine_lr",
-           "warmup_cosine_lr", "one_cycle_lr", "RangeTestResult", "lr_range_test", "clamp_weights_", "max_norm_",
-           "clip_grad_norm_", "clip_grad_value_", "weight_tensors", "ClampWeights", "MaxNorm", "l1_penalty",
-           "l2_penalty", "RegularizedLoss", "near_zero_fraction"]
+__all__ = ["SGD", "descend",
+           "FunctionLR", "constant_lr", "step_lr", "multistep_lr", "exponential_lr", "cosine_lr", "warmup_cosine_lr",
+           "one_cycle_lr", "one_cycle_momentum", "RangeTestResult", "lr_range_test",
+           "clamp_weights_", "max_norm_", "clip_grad_norm_", "clip_grad_value_", "weight_tensors", "ClampWeights",
+           "MaxNorm", "l1_penalty", "l2_penalty", "RegularizedLoss", "near_zero_fraction"]
