@@ -6,6 +6,7 @@ module, so that the code for any equation in the text lives in one place:
 - :mod:`companion.data`     data sets that need no network (digits, MNIST-1D)
 - :mod:`companion.models`   the book's models (LeNet-300-100-shaped MLP, small CNN, ResNets)
 - :mod:`companion.train`    ``fit``/``evaluate``, seeding, device choice, the trained-model cache
+- :mod:`companion.optim`    gradient descent from scratch, LR schedules, weight/gradient clipping, L1/L2
 - :mod:`companion.measure`  parameters, non-zeros, bytes, MACs, latency, accuracy
 - :mod:`companion.plots`    the book's figure style
 - :mod:`companion.checks`   self-checks for the exercises
