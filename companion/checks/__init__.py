@@ -2,10 +2,12 @@
 
 A check takes the student's function, runs it against the book's reference on a few inputs, and
 
-- prints a confirmation and returns ``True`` when every answer is right;
+- prints a confirmation when every answer is right;
 - raises ``AssertionError`` saying which input went wrong, what came back and what was expected;
-- prints a reminder and returns ``False`` while the function still raises ``NotImplementedError``
-  (the exercise has not been attempted yet), so a notebook runs top to bottom before it is solved.
+- prints a reminder while the function still raises ``NotImplementedError`` (the exercise has not been
+  attempted yet), so a notebook runs top to bottom before it is solved.
+
+A check returns ``None``, so the notebook cell that calls it shows only the printed message.
 
 Each chapter's checks live in a submodule named after its topic (``companion.checks.measure``, …);
 this module holds what they share.
@@ -20,19 +22,18 @@ import torch
 __all__ = ["exercise", "assert_close", "assert_equal"]
 
 
-def exercise(check: Callable[..., None]) -> Callable[..., bool]:
+def exercise(check: Callable[..., None]) -> Callable[..., None]:
     """Turn a function that raises ``AssertionError`` on a wrong answer into a friendly self-check."""
 
     @functools.wraps(check)
-    def run(*args, **kwargs) -> bool:
+    def run(*args, **kwargs) -> None:
         try:
             check(*args, **kwargs)
         except NotImplementedError:
             print(f"{check.__name__}: not attempted yet. Write your code in the cell above, run it, "
                   "then run this cell again.")
-            return False
+            return
         print(f"{check.__name__}: correct, well done.")
-        return True
 
     return run
 
