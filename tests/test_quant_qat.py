@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from companion.quant import affine
-from companion.quant.qat import (ActivationFakeQuant, LSQFakeQuant, QATLayer, QuantizedLayer, convert, prepare_qat,
+from companion.quant.qat import (ActivationFakeQuant, LSQFakeQuant, QATLayer, QuantizedLayer, calibrate, convert, prepare_qat,
                                  quantized_weights)
 
 
@@ -68,6 +68,20 @@ def test_prepare_train_convert_keeps_outputs(weight_bits, lsq):
     records = quantized_weights(integer)
     bits = {"binary": 1, "ternary": 2}.get(weight_bits, weight_bits)
     assert set(records) == {"0", "3"} and all(r.bits == bits for r in records.values())
+
+
+def test_calibrate_sets_ranges_without_touching_batchnorm():
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    qat = prepare_qat(model, 4, act_bits=8)
+    loader = [(torch.tensor([[-2.0, 0.0, 1.0]]), None), (torch.tensor([[0.0, 6.0, 3.0]]), None)]
+    calibrate(qat, loader)
+    assert not qat.training and qat[0].act_quant.running_min.item() == pytest.approx(0.9 * -2.0 + 0.1 * 0.0)
+    assert qat[0].act_quant.running_max.item() == pytest.approx(0.9 * 1.0 + 0.1 * 6.0)  # EMA from the first batch
+    assert torch.equal(qat[1].running_mean, torch.zeros(4))
+    with pytest.raises(ValueError, match="empty"):
+        calibrate(prepare_qat(model, 4), [])
+    with pytest.raises(ValueError, match="ActivationFakeQuant"):
+        calibrate(prepare_qat(model, 4, act_bits=None), loader)
 
 
 def test_weight_only_and_per_layer_bits():

@@ -57,7 +57,7 @@ class QuantizedWeight:
 
 @dataclass(frozen=True)
 class UniformWeight(QuantizedWeight):
-    """Ŵ = S · (q − Z); ``scale``/``zero_point`` have shape (out, groups) (``(1, 1)`` per tensor)."""
+    """Ŵ = S · (q − Z); ``scale`` (float32) and ``zero_point`` (uint8) have shape (out, groups), ``(1, 1)`` per tensor."""
 
     scale: torch.Tensor
     zero_point: torch.Tensor
@@ -173,7 +173,7 @@ def quantize_uniform(weight: torch.Tensor, bits: int, granularity: str = "channe
     flat_zero = zero_point.expand(out, groups).reshape(-1)
     codes = affine.quantize(grouped.reshape(out * groups, size), flat_scale, flat_zero, qmin, qmax, axis=0)
     codes = _ungroup(codes.reshape(out, groups, size), weight.shape).to(torch.uint8)
-    return UniformWeight(codes=codes, bits=bits, scale=scale, zero_point=zero_point, group_size=size)
+    return UniformWeight(codes=codes, bits=bits, scale=scale, zero_point=zero_point.to(torch.uint8), group_size=size)
 
 
 def fake_quantize_uniform(weight: torch.Tensor, bits: int, granularity: str = "channel", group_size: int | None = None,

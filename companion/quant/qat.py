@@ -38,7 +38,7 @@ from .lowbit import (QuantizedWeight, UniformWeight, _set_submodule, binarize, f
                      fake_ternarize, quantize_uniform, ternarize, weight_layers)
 
 __all__ = ["UniformFakeQuant", "LSQFakeQuant", "BinaryFakeQuant", "TernaryFakeQuant", "ActivationFakeQuant",
-           "QATLayer", "QuantizedLayer", "prepare_qat", "convert", "quantized_weights"]
+           "QATLayer", "QuantizedLayer", "prepare_qat", "calibrate", "convert", "quantized_weights"]
 
 
 class UniformFakeQuant(nn.Module):
@@ -90,7 +90,7 @@ class LSQFakeQuant(nn.Module):
         signed = torch.clamp(torch.round(weight.detach() / step.reshape(-1, *([1] * (weight.dim() - 1)))),
                              self.qmin, self.qmax)
         codes = (signed - self.qmin).to(torch.uint8)
-        zero = torch.full((weight.shape[0], 1), -self.qmin, dtype=torch.int32)
+        zero = torch.full((weight.shape[0], 1), -self.qmin, dtype=torch.uint8)
         return UniformWeight(codes=codes, bits=self.bits, scale=step.reshape(-1, 1).clone(), zero_point=zero,
                              group_size=weight[0].numel())
 
@@ -214,6 +214,28 @@ def prepare_qat(model: nn.Module, weight_bits: int | str | dict, act_bits: int |
         _set_submodule(prepared, name, QATLayer(layer, _weight_quantizer(layer.weight, bits, granularity, group_size, lsq),
                                                 act_quant))
     return prepared
+
+
+@torch.no_grad()
+def calibrate(model: nn.Module, loader) -> nn.Module:
+    """Set the activation ranges of a prepared model from ``loader``'s inputs, without training (PTQ).
+
+    Only the :class:`ActivationFakeQuant` modules switch to training mode for the pass, so BatchNorm
+    statistics and weights stay as they are. Returns ``model`` (modified in place), in eval mode.
+    """
+    quantizers = [m for m in model.modules() if isinstance(m, ActivationFakeQuant)]
+    if not quantizers:
+        raise ValueError("model has no ActivationFakeQuant: prepare it with prepare_qat(..., act_bits=...)")
+    model.eval()
+    for quantizer in quantizers:
+        quantizer.train()
+    batches = 0
+    for x, *_ in loader:
+        model(x.to(quantizers[0].running_min.device))
+        batches += 1
+    if batches == 0:
+        raise ValueError("loader is empty: calibration needs at least one batch")
+    return model.eval()
 
 
 class QuantizedLayer(nn.Module):
