@@ -71,13 +71,14 @@ def packed_state(weights: Mapping[str, QuantizedWeight], extra: Mapping[str, tor
 
     Keys are ``<layer>.codes`` (``uint8`` bitstream) and ``<layer>.<side>`` (e.g. ``fc1.scale``); ``extra``
     adds float tensors stored as they are (biases, BatchNorm). Shapes and bit widths, needed to unpack,
-    are kept as small integer tensors ``<layer>.shape`` and ``<layer>.bits``.
+    are plain Python values ``<layer>.shape`` (a tuple) and ``<layer>.bits`` (an int), which cost a few
+    bytes in the file where a tensor would cost a few hundred (each tensor is a record in the zip archive).
     """
-    state: dict[str, torch.Tensor] = {}
+    state: dict = {}
     for name, record in weights.items():
         state[f"{name}.codes"] = pack(record.codes, record.bits)
-        state[f"{name}.shape"] = torch.tensor(record.codes.shape, dtype=torch.int32)
-        state[f"{name}.bits"] = torch.tensor(record.bits, dtype=torch.uint8)
+        state[f"{name}.shape"] = tuple(record.codes.shape)
+        state[f"{name}.bits"] = record.bits
         for side, tensor in record.side_tensors().items():
             state[f"{name}.{side}"] = tensor
     for key, tensor in (extra or {}).items():
