@@ -101,6 +101,8 @@ def test_bad_input():
         prepare_qat(model, "quaternary")
     with pytest.raises(ValueError, match="LSQ"):
         prepare_qat(model, 4, lsq=True, granularity="group", group_size=2)
+    with pytest.raises(ValueError, match="bits must be an integer in \\[2, 8\\] for LSQ"):
+        prepare_qat(model, 1, lsq=True)
     with pytest.raises(ValueError, match="group_size"):
         prepare_qat(model, 4, granularity="group", group_size=0)
     with pytest.raises(ValueError, match="QATLayer"):

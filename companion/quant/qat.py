@@ -69,10 +69,10 @@ class LSQFakeQuant(nn.Module):
 
     def __init__(self, weight: torch.Tensor, bits: int):
         super().__init__()
+        if not isinstance(bits, int) or not 2 <= bits <= 8:
+            raise ValueError(f"bits must be an integer in [2, 8] for LSQ, got {bits!r}")
         self.bits = bits
         self.qmin, self.qmax = affine.qrange(bits, signed=True)
-        if bits < 2 or bits > 8:
-            raise ValueError(f"bits must be in [2, 8] for LSQ, got {bits}")
         rows = weight.detach().reshape(weight.shape[0], -1)
         self.grad_factor = 1.0 / (rows.shape[1] * self.qmax) ** 0.5
         self.step = nn.Parameter((2 * rows.abs().mean(dim=1) / self.qmax ** 0.5).clamp(min=1e-8))
