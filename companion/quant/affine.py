@@ -43,7 +43,12 @@ def storage_dtype(qmin: int, qmax: int) -> torch.dtype:
 
 
 def _check_finite(name: str, tensor: torch.Tensor) -> None:
-    if not torch.isfinite(tensor).all():
+    # min and max are both finite exactly when every entry is (aminmax propagates NaN); one pass, cheaper
+    # than isfinite().all().
+    if tensor.numel() == 0:
+        return
+    lo, hi = torch.aminmax(tensor.detach().float().reshape(-1))
+    if not bool(torch.isfinite(lo) & torch.isfinite(hi)):
         raise ValueError(f"{name} contains NaN or Inf; quantization needs finite values")
 
 
@@ -102,12 +107,22 @@ def quantize(x: torch.Tensor, scale, zero_point, qmin: int = -128, qmax: int = 1
 
     ``round`` is round-half-to-even, as in PyTorch's kernels; 1/S is computed in float32. ``axis=None``
     uses scalar S and Z; otherwise S and Z hold one entry per slice of ``x`` along ``axis``.
+
+    The product and the sum are rounded the way PyTorch's own kernels round them, so the integers equal
+    ``torch.quantize_per_tensor`` / ``torch.quantize_per_channel`` bit for bit: the per-tensor kernel
+    evaluates x·(1/S) + Z as one fused multiply–add (a single rounding, ``torch.addcmul``), the
+    per-channel kernel as a product rounded to float32 and then a sum (two roundings). The two differ
+    only when x·(1/S) + Z lands within a float32 ulp of a .5 tie (about one value in a million).
     """
     _check_finite("x", x)
     dtype = storage_dtype(qmin, qmax)
     inv_scale = 1.0 / _along(torch.as_tensor(scale, dtype=torch.float32), x, axis)
     zero = _along(torch.as_tensor(zero_point, dtype=torch.float32), x, axis)
-    return torch.clamp(torch.round(x.float() * inv_scale + zero), qmin, qmax).to(dtype)
+    if axis is None:
+        real_code = torch.addcmul(zero, x.float(), inv_scale)
+    else:
+        real_code = x.float() * inv_scale + zero
+    return real_code.round_().clamp_(qmin, qmax).to(dtype)
 
 
 def dequantize(q: torch.Tensor, scale, zero_point, axis: int | None = None) -> torch.Tensor:
