@@ -115,14 +115,18 @@ def quantize(x: torch.Tensor, scale, zero_point, qmin: int = -128, qmax: int = 1
     only when x·(1/S) + Z lands within a float32 ulp of a .5 tie (about one value in a million).
     """
     _check_finite("x", x)
-    dtype = storage_dtype(qmin, qmax)
     inv_scale = 1.0 / _along(torch.as_tensor(scale, dtype=torch.float32), x, axis)
     zero = _along(torch.as_tensor(zero_point, dtype=torch.float32), x, axis)
-    if axis is None:
+    return _codes(x, inv_scale, zero, qmin, qmax, fused=axis is None)
+
+
+def _codes(x: torch.Tensor, inv_scale: torch.Tensor, zero: torch.Tensor, qmin: int, qmax: int, fused: bool) -> torch.Tensor:
+    """The arithmetic of :func:`quantize` without its checks, for callers that checked already."""
+    if fused:
         real_code = torch.addcmul(zero, x.float(), inv_scale)
     else:
         real_code = x.float() * inv_scale + zero
-    return real_code.round_().clamp_(qmin, qmax).to(dtype)
+    return real_code.round_().clamp_(qmin, qmax).to(storage_dtype(qmin, qmax))
 
 
 def dequantize(q: torch.Tensor, scale, zero_point, axis: int | None = None) -> torch.Tensor:

@@ -19,7 +19,7 @@ import copy
 import torch
 from torch import nn
 
-from .affine import calc_qparams, quantize
+from .affine import _codes, calc_qparams, quantize
 from .intmm import int_matmul
 
 __all__ = ["DynamicQuantLinear", "quantize_dynamic"]
@@ -64,8 +64,8 @@ class DynamicQuantLinear(nn.Module):
         leading = x.shape[:-1]
         x2d = x.reshape(-1, self.in_features)
         x_min, x_max = torch.aminmax(x2d)
-        x_scale, x_zero = calc_qparams(x_min, x_max, -128, 127)
-        q_x = quantize(x2d, x_scale, x_zero, -128, 127)
+        x_scale, x_zero = calc_qparams(x_min, x_max, -128, 127)  # raises on NaN/Inf (min/max propagate them)
+        q_x = _codes(x2d, 1.0 / x_scale, x_zero.float(), -128, 127, fused=True)  # = quantize(x2d, x_scale, x_zero)
         acc = int_matmul(q_x, self._weight_t)
         # y = S_x·S_w·acc + (b − Z_x·S_x·S_w·Σ_k q_w): the zero-point term is one vector of out_features.
         out_scale = x_scale * self.weight_scale
