@@ -120,13 +120,14 @@ def quantize(x: torch.Tensor, scale, zero_point, qmin: int = -128, qmax: int = 1
     return _codes(x, inv_scale, zero, qmin, qmax, fused=axis is None)
 
 
+def _real_code(x: torch.Tensor, inv_scale: torch.Tensor, zero: torch.Tensor, fused: bool) -> torch.Tensor:
+    """x·(1/S) + Z in float32, with one rounding (fused, per tensor) or two (per channel), like PyTorch."""
+    return torch.addcmul(zero, x.float(), inv_scale) if fused else x.float() * inv_scale + zero
+
+
 def _codes(x: torch.Tensor, inv_scale: torch.Tensor, zero: torch.Tensor, qmin: int, qmax: int, fused: bool) -> torch.Tensor:
     """The arithmetic of :func:`quantize` without its checks, for callers that checked already."""
-    if fused:
-        real_code = torch.addcmul(zero, x.float(), inv_scale)
-    else:
-        real_code = x.float() * inv_scale + zero
-    return real_code.round_().clamp_(qmin, qmax).to(storage_dtype(qmin, qmax))
+    return _real_code(x, inv_scale, zero, fused).round_().clamp_(qmin, qmax).to(storage_dtype(qmin, qmax))
 
 
 def dequantize(q: torch.Tensor, scale, zero_point, axis: int | None = None) -> torch.Tensor:
@@ -147,6 +148,6 @@ def fake_quantize(x: torch.Tensor, scale, zero_point, qmin: int = -128, qmax: in
     x_hat = dequantize(q, scale, zero_point, axis)
     inv_scale = 1.0 / _along(torch.as_tensor(scale, dtype=torch.float32), x, axis)
     zero = _along(torch.as_tensor(zero_point, dtype=torch.float32), x, axis)
-    unclipped = torch.round(x.detach().float() * inv_scale + zero)
+    unclipped = torch.round(_real_code(x.detach(), inv_scale, zero, fused=axis is None))
     inside = ((unclipped >= qmin) & (unclipped <= qmax)).to(x.dtype)
     return x_hat.to(x.dtype) + (x - x.detach()) * inside
