@@ -17,9 +17,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--features", type=int, default=1024, help="in and out features of the layer")
     parser.add_argument("--threads", type=int, default=None, help="intra-op threads (default: torch's)")
-    parser.add_argument("--min-run-time", type=float, default=0.5, help="seconds per measurement")
+    parser.add_argument("--min-run-time", type=float, default=1.0, help="seconds per implementation and batch")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median of the rounds' medians)")
     args = parser.parse_args()
-    rows = linear_latency_table(args.features, threads=args.threads, min_run_time=args.min_run_time)
+    rows = linear_latency_table(args.features, threads=args.threads, min_run_time=args.min_run_time, rounds=args.rounds)
     print(f"{args.features}×{args.features} Linear, {rows[0]['batch']} and {rows[-1]['batch']} rows, medians")
     print(f"{'batch':>5}  {'implementation':<30} {'median ms':>10} {'× vs fp32':>10} {'time/torch.ao':>14}")
     for row in rows:

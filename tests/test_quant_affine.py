@@ -138,3 +138,10 @@ def test_quantize_per_channel_on_any_axis():
         back = affine.dequantize(expected, scale.float(), zero, axis=axis)
         ref = torch.quantize_per_channel(x, scale, zero, axis % 3, torch.qint8).dequantize()
         assert torch.allclose(back, ref, atol=1e-6)
+
+
+def test_empty_integer_ranges_are_rejected():
+    with pytest.raises(ValueError, match="qmin must be below qmax"):
+        affine.calc_qparams(-1.0, 1.0, qmin=5, qmax=5)
+    with pytest.raises(ValueError, match="qmin must be below qmax"):
+        affine.quantize(torch.zeros(3), 0.1, 0, qmin=10, qmax=-10)

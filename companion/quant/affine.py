@@ -66,14 +66,14 @@ def calc_qparams(min_val: torch.Tensor | float, max_val: torch.Tensor | float, q
     so vectors of minima and maxima give per-channel parameters. These are the formulas of PyTorch's
     observers (``torch.ao.quantization.MinMaxObserver``), which the tests compare against.
     """
-    min_val = torch.as_tensor(min_val, dtype=torch.float32)
-    max_val = torch.as_tensor(max_val, dtype=torch.float32)
-    _check_finite("min_val", min_val)
-    _check_finite("max_val", max_val)
-    if (min_val > max_val).any():
-        raise ValueError("min_val must not exceed max_val")
     if qmin >= qmax:
         raise ValueError(f"qmin must be below qmax, got qmin={qmin}, qmax={qmax}")
+    min_val = torch.as_tensor(min_val, dtype=torch.float32)
+    max_val = torch.as_tensor(max_val, dtype=torch.float32)
+    if not bool(torch.isfinite(min_val).all() & torch.isfinite(max_val).all()):
+        raise ValueError("min_val or max_val contains NaN or Inf; quantization needs finite values")
+    if not bool((min_val <= max_val).all()):
+        raise ValueError("min_val must not exceed max_val")
     min_neg = torch.clamp(min_val, max=0.0)
     max_pos = torch.clamp(max_val, min=0.0)
     if symmetric:

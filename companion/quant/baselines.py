@@ -78,14 +78,19 @@ def torchao_quantize(model: nn.Module, config: str = "int8_dynamic") -> nn.Modul
 
 
 def linear_latency_table(features: int = 1024, batches=(1, 64), threads: int | None = None,
-                         min_run_time: float = 0.5) -> list[dict]:
+                         min_run_time: float = 0.5, rounds: int = 3) -> list[dict]:
     """Median latency of one features×features Linear: fp32, companion int8, torch.ao, torchao, one run.
 
-    One row per (batch, implementation) with the speed-up over fp32 and the time relative to torch.ao.
+    The implementations are timed in turn, ``rounds`` times over (each for ``min_run_time / rounds``
+    seconds), and each keeps the median of its per-round medians, so that a burst of load on a shared
+    machine hits all of them rather than one. One row per (batch, implementation) with the speed-up
+    over fp32 and the time relative to torch.ao.
     """
     from ..measure import latency
     from .dynamic import quantize_dynamic
 
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, got {rounds}")
     torch.manual_seed(0)
     linear = nn.Sequential(nn.Linear(features, features)).eval()
     models = {"fp32 nn.Linear": linear, "companion int8": quantize_dynamic(linear),
@@ -94,7 +99,11 @@ def linear_latency_table(features: int = 1024, batches=(1, 64), threads: int | N
     with quiet_deprecations():
         for batch in batches:
             x = torch.randn(batch, features)
-            times = {name: latency(model, x, threads=threads, min_run_time=min_run_time).median_ms for name, model in models.items()}
+            samples = {name: [] for name in models}
+            for _ in range(rounds):
+                for name, model in models.items():
+                    samples[name].append(latency(model, x, threads=threads, min_run_time=min_run_time / rounds).median_ms)
+            times = {name: float(torch.tensor(values).median()) for name, values in samples.items()}
             for name, ms in times.items():
                 rows.append({"batch": batch, "implementation": name, "median ms": ms,
                              "speed-up vs fp32": times["fp32 nn.Linear"] / ms,
