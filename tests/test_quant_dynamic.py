@@ -69,3 +69,15 @@ def test_dynamic_bad_input():
         quantize_dynamic(nn.Sequential(nn.ReLU()))
     with pytest.raises(ValueError, match="NaN or Inf"):
         DynamicQuantLinear.from_float(nn.Linear(4, 2))(torch.tensor([[1.0, float("nan"), 0.0, 0.0]]))
+
+
+def test_activation_qparams_equal_calc_qparams_exactly():
+    from companion.quant.dynamic import activation_qparams
+
+    torch.manual_seed(3)
+    ranges = torch.randn(2000, 2) * torch.logspace(-8, 6, 2000)[:, None]
+    ranges = torch.cat([ranges, torch.tensor([[0.0, 0.0], [1.0, 1.0], [-2.0, -2.0], [-1e-30, 1e-30]])])
+    for lo, hi in ranges.sort(dim=1).values:
+        scale, zero = activation_qparams(lo, hi)
+        ref_scale, ref_zero = calc_qparams(lo, hi, -128, 127)
+        assert torch.equal(scale, ref_scale) and torch.equal(zero, ref_zero), (lo, hi)

@@ -121,8 +121,14 @@ def quantize(x: torch.Tensor, scale, zero_point, qmin: int = -128, qmax: int = 1
 
 
 def _real_code(x: torch.Tensor, inv_scale: torch.Tensor, zero: torch.Tensor, fused: bool) -> torch.Tensor:
-    """x·(1/S) + Z in float32, with one rounding (fused, per tensor) or two (per channel), like PyTorch."""
-    return torch.addcmul(zero, x.float(), inv_scale) if fused else x.float() * inv_scale + zero
+    """x·(1/S) + Z in float32, with one rounding (fused, per tensor) or two (per channel), like PyTorch.
+
+    The fused form fills a tensor with Z and accumulates x·(1/S) into it in place (``addcmul_``), which
+    is several times faster than ``torch.addcmul`` with a broadcast 0-d ``Z``, with the same rounding.
+    """
+    if fused:
+        return torch.full_like(x, float(zero), dtype=torch.float32).addcmul_(x.float(), inv_scale)
+    return x.float() * inv_scale + zero
 
 
 def _codes(x: torch.Tensor, inv_scale: torch.Tensor, zero: torch.Tensor, qmin: int, qmax: int, fused: bool) -> torch.Tensor:

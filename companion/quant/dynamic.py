@@ -16,13 +16,33 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import torch
 from torch import nn
 
 from .affine import _codes, calc_qparams, quantize
 from .intmm import int_matmul
 
-__all__ = ["DynamicQuantLinear", "quantize_dynamic"]
+__all__ = ["DynamicQuantLinear", "quantize_dynamic", "activation_qparams"]
+
+
+_EPS = np.float32(torch.finfo(torch.float32).eps)
+
+
+def activation_qparams(x_min: torch.Tensor, x_max: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``calc_qparams(x_min, x_max, -128, 127)`` for one range, computed on scalars (per call, in the hot path).
+
+    The same float32 operations in the same order (numpy's float32 arithmetic and round-half-to-even
+    are IEEE, like PyTorch's), so the result is identical, without a dozen tiny tensor operations.
+    Raises ``ValueError`` on NaN or Inf (a min or max of a tensor holding one is not finite).
+    """
+    lo, hi = (np.float32(v) for v in torch.stack([x_min, x_max]).tolist())
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ValueError("activations contain NaN or Inf; quantization needs finite values")
+    min_neg, max_pos = min(lo, np.float32(0)), max(hi, np.float32(0))
+    scale = max((max_pos - min_neg) / np.float32(255), _EPS)
+    zero = min(max(np.float32(-128) - np.round(min_neg / scale), -128), 127)
+    return torch.tensor(scale, dtype=torch.float32), torch.tensor(int(zero), dtype=torch.int32)
 
 
 class DynamicQuantLinear(nn.Module):
@@ -63,8 +83,7 @@ class DynamicQuantLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         leading = x.shape[:-1]
         x2d = x.reshape(-1, self.in_features)
-        x_min, x_max = torch.aminmax(x2d)
-        x_scale, x_zero = calc_qparams(x_min, x_max, -128, 127)  # raises on NaN/Inf (min/max propagate them)
+        x_scale, x_zero = activation_qparams(*torch.aminmax(x2d))
         q_x = _codes(x2d, 1.0 / x_scale, x_zero.float(), -128, 127, fused=True)  # = quantize(x2d, x_scale, x_zero)
         acc = int_matmul(q_x, self._weight_t)
         # y = S_x·S_w·acc + (b − Z_x·S_x·S_w·Σ_k q_w): the zero-point term is one vector of out_features.
@@ -72,7 +91,7 @@ class DynamicQuantLinear(nn.Module):
         offset = -x_zero * self._weight_sums * out_scale
         if self.bias is not None:
             offset = offset + self.bias
-        y = torch.addcmul(offset, acc.float(), out_scale)
+        y = acc.float().mul_(out_scale).add_(offset)   # in place on the fresh float copy: two passes, no temporaries
         return y.reshape(*leading, self.out_features)
 
     def extra_repr(self) -> str:
