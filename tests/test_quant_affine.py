@@ -1,5 +1,3 @@
-import warnings
-
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st

@@ -126,3 +126,16 @@ def test_quantize_input_matches_the_affine_map():
     model = quantize_static(nn.Sequential(nn.Linear(4, 3)), [torch.randn(16, 4)])
     x = torch.randn(5, 4)
     assert torch.equal(model.quantize_input(x), quantize(x, model.in_scale, model.in_zero))
+
+
+def test_int_max_pool_commutes_with_dequantization():
+    from companion.quant.static import IntMaxPool2d
+
+    torch.manual_seed(4)
+    q = torch.randint(-128, 128, (2, 3, 8, 8), dtype=torch.int8)
+    for pool in (IntMaxPool2d(2), IntMaxPool2d(3, 2, 1)):
+        got = dequantize(pool(q), 0.1, -7)
+        expected = F.max_pool2d(dequantize(q, 0.1, -7), pool.kernel_size, pool.stride, pool.padding)
+        assert torch.equal(got, expected)
+    with pytest.raises(TypeError, match="ceil_mode"):
+        quantize_static(nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2, ceil_mode=True)), [torch.randn(2, 1, 6, 6)])

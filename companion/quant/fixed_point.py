@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import torch
 
+from .affine import storage_dtype
+
 __all__ = ["quantize_multiplier", "multiplier_value", "requantize", "requantize_float"]
 
 _Q31 = 1 << 31
@@ -56,8 +58,6 @@ def requantize(acc: torch.Tensor, m0: torch.Tensor, shift: torch.Tensor, zero_po
     along ``axis`` (per-channel weights). The result has the smallest dtype holding [q_min, q_max].
     A fused ReLU is a raised lower bound: pass q_min = max(q_min, Z_y).
     """
-    from .affine import storage_dtype
-
     if acc.dtype != torch.int32:
         raise TypeError(f"acc must be an int32 accumulator, got {acc.dtype}")
     m0, shift = torch.as_tensor(m0), torch.as_tensor(shift)

@@ -195,9 +195,7 @@ class IntMaxPool2d(nn.Module):
         return {"kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding}
 
     def forward(self, q_x: torch.Tensor) -> torch.Tensor:
-        if self.padding:
-            raise NotImplementedError("padded max pooling would pad with −∞, not a code")
-        return F.max_pool2d(q_x.float(), self.kernel_size, self.stride).to(q_x.dtype)
+        return F.max_pool2d(q_x.float(), self.kernel_size, self.stride, self.padding).to(q_x.dtype)
 
 
 class IntFlatten(nn.Module):
@@ -261,8 +259,10 @@ def _plan(model: nn.Sequential) -> list[tuple[str, nn.Module, bool]]:
             i += 2 if relu else 1
             continue
         if isinstance(module, (nn.MaxPool2d, nn.Flatten)):
-            if isinstance(module, nn.Flatten) and module.start_dim != 1:
-                raise TypeError("only Flatten(start_dim=1) is supported")
+            if isinstance(module, nn.Flatten) and (module.start_dim != 1 or module.end_dim != -1):
+                raise TypeError(f"layer {name!r}: only Flatten(start_dim=1, end_dim=-1) is supported")
+            if isinstance(module, nn.MaxPool2d) and (module.dilation not in (1, (1, 1)) or module.ceil_mode or module.return_indices):
+                raise TypeError(f"layer {name!r}: only MaxPool2d without dilation, ceil_mode or return_indices is supported")
             plan.append((name, module, False))
             i += 1
             continue
