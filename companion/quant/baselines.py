@@ -1,0 +1,111 @@
+"""PyTorch's own int8 paths, for side-by-side comparison with the companion's from-scratch ones.
+
+- ``torch.ao.quantization`` (eager mode): works in torch 2.13 but is deprecated and warns at every
+  call; the warnings are silenced here, by message, only around these calls.
+- torchao: the maintained library; ``quantize_`` with ``Int8DynamicActivationInt8WeightConfig``
+  (int8 weights and per-token dynamic int8 activations) or ``Int8WeightOnlyConfig``. Its import logs
+  loader messages to stderr, so the ``torchao`` and ``torch.utils._pytree`` loggers are quietened first.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import warnings
+from contextlib import contextmanager
+from typing import Iterable
+
+import torch
+from torch import nn
+
+__all__ = ["quiet_deprecations", "torch_ao_dynamic", "torch_ao_static", "torchao_quantize", "linear_latency_table"]
+
+
+@contextmanager
+def quiet_deprecations():
+    """Silence the deprecation warnings of ``torch.ao.quantization`` and quantized dtypes, by message."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*(deprecat|torch\.ao\.quantization).*")
+        yield
+
+
+def torch_ao_dynamic(model: nn.Module) -> nn.Module:
+    """``torch.ao.quantization.quantize_dynamic`` with per-channel int8 weights (a copy; deprecated API)."""
+    with quiet_deprecations():
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+        return quantize_dynamic(copy.deepcopy(model).eval(), {nn.Linear: per_channel_dynamic_qconfig})
+
+
+class _Stubbed(nn.Sequential):
+    """QuantStub → model → DeQuantStub: eager-mode static quantization needs explicit entry and exit."""
+
+
+def torch_ao_static(model: nn.Sequential, calibration: Iterable[torch.Tensor], fuse: list[list[str]] | None = None) -> nn.Module:
+    """Eager-mode static PTQ of a copy of ``model`` with the x86 default qconfig (deprecated API).
+
+    ``fuse`` lists module-name groups to fuse first (e.g. ``[["conv1", "bn1", "relu1"]]``).
+    """
+    with quiet_deprecations():
+        from torch.ao import quantization as tq
+
+        inner = copy.deepcopy(model).eval()
+        if fuse:
+            inner = tq.fuse_modules(inner, fuse)
+        stubbed = _Stubbed(tq.QuantStub(), inner, tq.DeQuantStub()).eval()
+        stubbed.qconfig = tq.get_default_qconfig("x86")
+        prepared = tq.prepare(stubbed)
+        with torch.no_grad():
+            for x in calibration:
+                prepared(x)
+        return tq.convert(prepared).eval()
+
+
+def torchao_quantize(model: nn.Module, config: str = "int8_dynamic") -> nn.Module:
+    """A copy of ``model`` quantized in place by torchao's ``quantize_``.
+
+    ``config``: ``"int8_dynamic"`` (Int8DynamicActivationInt8WeightConfig) or ``"int8_weight_only"``.
+    """
+    for name in ("torchao", "torch.utils._pytree"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    from torchao.quantization import Int8DynamicActivationInt8WeightConfig, Int8WeightOnlyConfig, quantize_
+
+    configs = {"int8_dynamic": Int8DynamicActivationInt8WeightConfig, "int8_weight_only": Int8WeightOnlyConfig}
+    if config not in configs:
+        raise ValueError(f"config must be one of {sorted(configs)}, got {config!r}")
+    copied = copy.deepcopy(model).eval()
+    quantize_(copied, configs[config]())
+    return copied
+
+
+def linear_latency_table(features: int = 1024, batches=(1, 64), threads: int | None = None,
+                         min_run_time: float = 0.5, rounds: int = 3) -> list[dict]:
+    """Median latency of one features×features Linear: fp32, companion int8, torch.ao, torchao, one run.
+
+    The implementations are timed in turn, ``rounds`` times over (each for ``min_run_time / rounds``
+    seconds), and each keeps the median of its per-round medians, so that a burst of load on a shared
+    machine hits all of them rather than one. One row per (batch, implementation) with the speed-up
+    over fp32 and the time relative to torch.ao.
+    """
+    from ..measure import latency
+    from .dynamic import quantize_dynamic
+
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, got {rounds}")
+    torch.manual_seed(0)
+    linear = nn.Sequential(nn.Linear(features, features)).eval()
+    models = {"fp32 nn.Linear": linear, "companion int8": quantize_dynamic(linear),
+              "torch.ao dynamic (deprecated)": torch_ao_dynamic(linear), "torchao int8 dynamic": torchao_quantize(linear)}
+    rows = []
+    with quiet_deprecations():
+        for batch in batches:
+            x = torch.randn(batch, features)
+            samples = {name: [] for name in models}
+            for _ in range(rounds):
+                for name, model in models.items():
+                    samples[name].append(latency(model, x, threads=threads, min_run_time=min_run_time / rounds).median_ms)
+            times = {name: float(torch.tensor(values).median()) for name, values in samples.items()}
+            for name, ms in times.items():
+                rows.append({"batch": batch, "implementation": name, "median ms": ms,
+                             "speed-up vs fp32": times["fp32 nn.Linear"] / ms,
+                             "time / torch.ao": ms / times["torch.ao dynamic (deprecated)"]})
+    return rows

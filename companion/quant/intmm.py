@@ -1,0 +1,46 @@
+"""Integer matrix multiply: int8 × int8 → int32, exactly.
+
+``torch._int_mm`` is PyTorch's int8 GEMM (oneDNN/fbgemm on CPU, cuBLASLt on CUDA). On CUDA it needs
+more than 16 rows and inner and outer sizes that are multiples of 8; on CPU (torch 2.13) it takes any
+2-D int8 shapes. Where its constraints are not met, :func:`int_matmul` falls back to an exact
+computation: every product of two int8 codes is below 2¹⁴ in magnitude, so sums of up to 2³⁸ of them
+are exact in float64, and the float64 GEMM result converts back to int32 without error (the int32
+result itself overflows only for inner sizes above 2³¹ / 2¹⁴ = 131,072, which is rejected).
+"""
+from __future__ import annotations
+
+import torch
+
+__all__ = ["int_mm_supported", "int_matmul"]
+
+_MAX_INNER = (2 ** 31 - 1) // (128 * 128)
+
+
+def int_mm_supported(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Whether ``torch._int_mm(a, b)`` accepts these operands on their device."""
+    if a.dtype != torch.int8 or b.dtype != torch.int8 or a.dim() != 2 or b.dim() != 2:
+        return False
+    if a.device.type == "cpu":
+        return True
+    if a.device.type == "cuda":
+        m, k = a.shape
+        n = b.shape[1]
+        return m > 16 and k % 8 == 0 and n % 8 == 0
+    return False
+
+
+def int_matmul(a: torch.Tensor, b: torch.Tensor, use_int_mm: bool = True) -> torch.Tensor:
+    """C = A·B for int8 A (m×k) and int8 B (k×n), as int32, exactly.
+
+    Uses ``torch._int_mm`` when available for these shapes (and ``use_int_mm``), else the exact
+    float64 fallback described in the module docstring.
+    """
+    if a.dtype != torch.int8 or b.dtype != torch.int8:
+        raise TypeError(f"int_matmul needs int8 operands, got {a.dtype} and {b.dtype}")
+    if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[0]:
+        raise ValueError(f"int_matmul needs shapes (m, k) and (k, n), got {tuple(a.shape)} and {tuple(b.shape)}")
+    if a.shape[1] > _MAX_INNER:
+        raise ValueError(f"inner size {a.shape[1]} may overflow int32 (at most {_MAX_INNER})")
+    if use_int_mm and int_mm_supported(a, b):
+        return torch._int_mm(a, b)
+    return (a.to(torch.float64) @ b.to(torch.float64)).to(torch.int32)

@@ -1,0 +1,141 @@
+import os
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from companion import data
+from companion.quant.affine import dequantize, quantize
+from companion.quant.serialize import load_quantized, save_quantized
+from companion.quant.static import IntConv2d, IntLinear, fold_batchnorm, fuse_conv_bn, quantize_static
+from companion.train import evaluate, pretrained
+
+
+def _qparams(scale, zero):
+    return torch.tensor(scale), torch.tensor(zero, dtype=torch.int32)
+
+
+def _reference_codes(y, out_scale, out_zero, relu):
+    codes = torch.clamp(torch.round(y / out_scale) + out_zero, -128, 127)
+    return torch.clamp(codes, min=out_zero) if relu else codes
+
+
+def test_fold_batchnorm_equals_conv_then_bn():
+    torch.manual_seed(0)
+    conv, bn = nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8)
+    with torch.no_grad():
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.5, 2)
+        bn.weight.uniform_(0.5, 1.5)
+        bn.bias.uniform_(-0.5, 0.5)
+    bn.eval()
+    x = torch.randn(4, 3, 6, 6)
+    assert torch.allclose(fold_batchnorm(conv, bn)(x), bn(conv(x)), atol=1e-5)
+    with pytest.raises(TypeError, match="Conv2d and BatchNorm2d"):
+        fold_batchnorm(nn.Linear(2, 2), bn)
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_int_linear_is_within_one_code_of_float_rescaling(relu):
+    torch.manual_seed(1)
+    linear = nn.Linear(64, 32)
+    in_q, out_q = _qparams(0.02, -10), _qparams(0.05, -20 if not relu else -128)
+    module = IntLinear.from_float(linear, in_q, out_q, relu=relu)
+    q_x = torch.randint(-128, 128, (50, 64), dtype=torch.int8)
+    w_hat = dequantize(module.weight_int8, module.weight_scale, torch.zeros(32, dtype=torch.int32), axis=0)
+    y = F.linear(dequantize(q_x, *in_q), w_hat, linear.bias.detach())
+    if relu:
+        y = F.relu(y)
+    expected = _reference_codes(y, 0.05, int(out_q[1]), relu)
+    got = module(q_x)
+    assert got.dtype == torch.int8
+    assert int((got.float() - expected).abs().max()) <= 1
+
+
+def test_int_conv_is_within_one_code_of_float_conv_with_padding_and_stride():
+    torch.manual_seed(2)
+    conv = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+    in_q, out_q = _qparams(0.03, 5), _qparams(0.04, 3)
+    module = IntConv2d.from_float(conv, in_q, out_q)
+    q_x = torch.randint(-128, 128, (2, 3, 9, 7), dtype=torch.int8)
+    w_hat = dequantize(module.weight_int8, module.weight_scale, torch.zeros(8, dtype=torch.int32), axis=0)
+    y = F.conv2d(dequantize(q_x, *in_q), w_hat, conv.bias.detach(), stride=2, padding=1)
+    expected = _reference_codes(y, 0.04, 3, False)
+    got = module(q_x)
+    assert got.shape == expected.shape and int((got.float() - expected).abs().max()) <= 1
+    assert int(module(q_x.clone()).ne(got).sum()) == 0
+    with pytest.raises(TypeError, match="groups=1"):
+        IntConv2d.from_float(nn.Conv2d(4, 4, 3, groups=2), in_q, out_q)
+
+
+@pytest.mark.parametrize("name, image", [("digits-mlp", False), ("digits-cnn", True)])
+def test_per_channel_static_ptq_keeps_digits_accuracy(name, image):
+    model = pretrained(name)
+    splits = data.digits(image=image)
+    float_acc = evaluate(model, splits.loader("test", 512)).accuracy
+    quantized = quantize_static(model, [splits.x_train[:512]])
+    int_acc = evaluate(quantized, splits.loader("test", 512)).accuracy
+    assert int_acc >= float_acc - 0.005, (int_acc, float_acc)
+    # Integer-only: every hidden tensor between the layers is int8.
+    seen = []
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.append(o.dtype)) for m in quantized.layers]
+    quantized(splits.x_test[:4])
+    for hook in hooks:
+        hook.remove()
+    assert set(seen) == {torch.int8}
+
+
+def test_static_model_is_saved_as_int8_and_reloads_exactly(tmp_path):
+    model = pretrained("digits-mlp")
+    splits = data.digits()
+    quantized = quantize_static(model, [splits.x_train[:256]])
+    path, float_path = tmp_path / "int8.pt", tmp_path / "fp32.pt"
+    save_quantized(quantized, path)
+    torch.save(model.state_dict(), float_path)
+    ratio = os.path.getsize(path) / os.path.getsize(float_path)
+    assert 0.25 < ratio < 0.35, ratio  # int8 weights are a quarter; per-channel scales and int32 biases add a little
+    restored = load_quantized(path)
+    assert torch.equal(restored(splits.x_test), quantized(splits.x_test))
+    assert restored.state_dict()["layers.fc1.weight_int8"].dtype == torch.int8
+    with pytest.raises(TypeError, match="IntegerSequential"):
+        save_quantized(model, path)
+
+
+def test_fuse_conv_bn_keeps_the_function():
+    model = pretrained("digits-cnn")
+    x = data.digits(image=True).x_test[:16]
+    fused = fuse_conv_bn(model)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in fused.modules())
+    assert torch.allclose(fused(x), model(x), atol=1e-4)
+
+
+def test_static_bad_input():
+    with pytest.raises(TypeError, match="cannot convert layer '1' of type Sigmoid"):
+        quantize_static(nn.Sequential(nn.Linear(4, 4), nn.Sigmoid()), [torch.randn(2, 4)])
+    with pytest.raises(ValueError, match="no batches"):
+        quantize_static(nn.Sequential(nn.Linear(4, 4)), [])
+    with pytest.raises(TypeError, match="flat nn.Sequential"):
+        quantize_static(nn.Linear(4, 4), [torch.randn(2, 4)])
+    with pytest.raises(ValueError, match="int8 grid"):
+        from companion.quant.observers import MinMaxObserver
+        quantize_static(nn.Sequential(nn.Linear(4, 4)), [torch.randn(2, 4)], observer=lambda: MinMaxObserver(bits=4))
+
+
+def test_quantize_input_matches_the_affine_map():
+    model = quantize_static(nn.Sequential(nn.Linear(4, 3)), [torch.randn(16, 4)])
+    x = torch.randn(5, 4)
+    assert torch.equal(model.quantize_input(x), quantize(x, model.in_scale, model.in_zero))
+
+
+def test_int_max_pool_commutes_with_dequantization():
+    from companion.quant.static import IntMaxPool2d
+
+    torch.manual_seed(4)
+    q = torch.randint(-128, 128, (2, 3, 8, 8), dtype=torch.int8)
+    for pool in (IntMaxPool2d(2), IntMaxPool2d(3, 2, 1)):
+        got = dequantize(pool(q), 0.1, -7)
+        expected = F.max_pool2d(dequantize(q, 0.1, -7), pool.kernel_size, pool.stride, pool.padding)
+        assert torch.equal(got, expected)
+    with pytest.raises(TypeError, match="ceil_mode"):
+        quantize_static(nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2, ceil_mode=True)), [torch.randn(2, 1, 6, 6)])
