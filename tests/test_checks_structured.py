@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 from companion.checks import structured as checks
+from companion.prune import dependency_groups, group_scores
 
 
 def shrink_right(first, second, keep):
@@ -34,11 +35,21 @@ def apoz_right(acts):
     return (acts == 0).float().transpose(0, 1).flatten(1).mean(1)
 
 
+def bn_scores_right(model, x):
+    return group_scores(model, x, "bn_scale")
+
+
+def bn_scores_first_norm_only(model, x):  # forgets that residual groups have several BatchNorm layers
+    modules = dict(model.named_modules())
+    return {g.name: modules[g.norms[0]].weight.detach().abs() for g in dependency_groups(model, x)}
+
+
 RIGHT_AND_WRONG = [
     (checks.check_filter_l1, lambda conv: conv.weight.abs().sum(dim=(1, 2, 3)),
      lambda conv: conv.weight.pow(2).sum(dim=(1, 2, 3)).sqrt()),
     (checks.check_shrink_linear_pair, shrink_right, shrink_wrong_columns),
     (checks.check_shrink_linear_pair, shrink_right, shrink_in_place),
+    (checks.check_bn_scores, bn_scores_right, bn_scores_first_norm_only),
     (checks.check_apoz, apoz_right, lambda acts: (acts == 0).float().mean(0).flatten()[: acts.shape[1]]),
 ]
 
@@ -54,6 +65,6 @@ def test_checks_tolerate_unattempted_exercises(capsys):
     def unattempted(*args):
         raise NotImplementedError
 
-    for check in (checks.check_filter_l1, checks.check_shrink_linear_pair, checks.check_apoz):
+    for check in (checks.check_filter_l1, checks.check_shrink_linear_pair, checks.check_apoz, checks.check_bn_scores):
         assert check(unattempted) is False
     assert "not attempted yet" in capsys.readouterr().out

@@ -4,11 +4,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..prune.importance import weight_norm
+from ..models import SmallCNN, tiny_resnet
+from ..prune.importance import group_scores, weight_norm
 from ..prune.surgery import remove_units
 from . import assert_close, assert_equal, exercise
 
-__all__ = ["check_filter_l1", "check_shrink_linear_pair", "check_apoz"]
+__all__ = ["check_filter_l1", "check_shrink_linear_pair", "check_apoz", "check_bn_scores"]
 
 
 @exercise
@@ -51,3 +52,19 @@ def check_apoz(apoz) -> None:
     for acts in cases:
         expected = (acts == 0).float().transpose(0, 1).reshape(acts.shape[1], -1).mean(dim=1)
         assert_close(f"apoz of a tensor of shape {tuple(acts.shape)}", apoz(acts), expected, atol=1e-6)
+
+
+@exercise
+def check_bn_scores(bn_scores) -> None:
+    """``bn_scores(model, example_input)`` → {group name: Σ |γ| over the group's BatchNorm layers}."""
+    torch.manual_seed(0)
+    for model, x in ((SmallCNN(), torch.zeros(1, 1, 8, 8)), (tiny_resnet(), torch.zeros(1, 1, 8, 8))):
+        with torch.no_grad():
+            for module in model.modules():
+                if isinstance(module, nn.BatchNorm2d):
+                    module.weight.normal_()
+        expected = group_scores(model, x, "bn_scale")
+        got = bn_scores(model, x)
+        assert_equal(f"groups of {type(model).__name__}", sorted(got), sorted(expected))
+        for name, scores in expected.items():
+            assert_close(f"scores of group {name!r} of {type(model).__name__}", got[name], scores)
