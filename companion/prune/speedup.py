@@ -60,11 +60,12 @@ def interleaved_latency(models: Mapping[str, nn.Module], example_input: torch.Te
 
 def speedup_rows(model: nn.Module, example_input: torch.Tensor, amounts: Sequence[float],
                  scores: Mapping[str, torch.Tensor], *, threads: int = 1, rounds: int = 5,
-                 min_run_time: float = 0.1, memory_format: torch.memory_format = torch.contiguous_format) -> list[dict]:
+                 min_run_time: float = 0.1, memory_format: torch.memory_format = torch.contiguous_format,
+                 masked: bool = True) -> list[dict]:
     """One row per fraction removed: parameters, MACs, latencies, MAC ratio, speedup and efficiency.
 
-    Each row also times the ``ln_structured`` masked model at the same fraction, whose cost is the
-    dense model's. All models are timed interleaved in the same rounds, with weights and input in
+    With ``masked=True`` each row also times the ``ln_structured`` masked model at the same fraction,
+    whose cost is the dense model's. All models are timed interleaved in the same rounds, with weights and input in
     ``memory_format`` (``torch.channels_last`` stores images pixel by pixel, which CPU convolution
     and pooling kernels prefer). ``model`` is not modified.
     """
@@ -72,7 +73,8 @@ def speedup_rows(model: nn.Module, example_input: torch.Tensor, amounts: Sequenc
     models = {"dense": copy.deepcopy(model)}
     for amount in amounts:
         models[f"pruned {amount}"] = prune_channels(model, example_input, amount, scores)
-        models[f"masked {amount}"] = ln_structured_masked(model, example_input, amount)
+        if masked:
+            models[f"masked {amount}"] = ln_structured_masked(model, example_input, amount)
     models = {name: m.eval().to(memory_format=memory_format) for name, m in models.items()}
     timed_input = example_input.contiguous(memory_format=memory_format)
     latency = interleaved_latency(models, timed_input, threads=threads, rounds=rounds, min_run_time=min_run_time)
@@ -83,7 +85,7 @@ def speedup_rows(model: nn.Module, example_input: torch.Tensor, amounts: Sequenc
         speedup = latency["dense"] / latency[f"pruned {amount}"]
         rows.append({"channels removed": amount, "parameters": measure.count_parameters(pruned),
                      "MACs": measure.count_macs(pruned, example_input), "dense ms": latency["dense"],
-                     "masked ms": latency[f"masked {amount}"], "pruned ms": latency[f"pruned {amount}"],
+                     "masked ms": latency.get(f"masked {amount}", float("nan")), "pruned ms": latency[f"pruned {amount}"],
                      "MAC ratio": mac_ratio, "speedup": speedup, "efficiency": speedup / mac_ratio,
                      "threads": threads, "memory format": str(memory_format).removeprefix("torch.")})
     return rows

@@ -99,10 +99,15 @@ def remove_units(model: nn.Module, example_input: torch.Tensor, removals: Mappin
     channels (see the module docstring). ``model`` itself is not modified. Raises ``ValueError`` for a
     layer that cannot be pruned, an index out of range, or removing every unit of a layer.
     """
+    return _remove(model, dependency_groups(model, example_input), removals)
+
+
+def _remove(model: nn.Module, groups: list[DependencyGroup], removals: Mapping[str, Sequence[int]]) -> nn.Module:
+    """:func:`remove_units` with the model's dependency groups already traced (loops trace once)."""
+    plan = _resolve(groups, removals)
     pruned = copy.deepcopy(model)
-    groups = dependency_groups(pruned, example_input)
     modules = dict(pruned.named_modules())
-    for group, units in _resolve(groups, removals):
+    for group, units in plan:
         removed = set(units)
         keep = torch.tensor([i for i in range(group.size) if i not in removed], dtype=torch.long)
         for name in group.producers:
@@ -156,7 +161,11 @@ def prune_channels(model: nn.Module, example_input: torch.Tensor, amount: float 
     not in it are kept whole); ``scores`` maps each group name to its per-channel importance (from
     :func:`~companion.prune.importance.group_scores`).
     """
-    groups = dependency_groups(model, example_input)
+    return _prune(model, dependency_groups(model, example_input), amount, scores)
+
+
+def _prune(model: nn.Module, groups: list[DependencyGroup], amount: float | Mapping[str, float],
+           scores: Mapping[str, torch.Tensor]) -> nn.Module:
     names = [g.name for g in groups]
     amounts = {name: amount for name in names} if not isinstance(amount, Mapping) else dict(amount)
     unknown = sorted(set(amounts) - set(names))
@@ -169,7 +178,7 @@ def prune_channels(model: nn.Module, example_input: torch.Tensor, amount: float 
         if group.name not in scores:
             raise ValueError(f"scores has no entry for layer {group.name!r}")
         removals[group.name] = units_to_remove(scores[group.name], amounts[group.name], group.name)
-    return remove_units(model, example_input, removals)
+    return _remove(model, groups, removals)
 
 
 def group_sensitivity(model: nn.Module, example_input: torch.Tensor, scores: Mapping[str, torch.Tensor],
@@ -180,13 +189,13 @@ def group_sensitivity(model: nn.Module, example_input: torch.Tensor, scores: Map
     Each entry removes ``amount`` of that group's channels (lowest ``scores`` first) and nothing else,
     without fine-tuning, so it shows how much each group can lose on its own.
     """
-    return {g.name: {a: evaluate(prune_channels(model, example_input, {g.name: a}, scores)) for a in amounts}
-            for g in dependency_groups(model, example_input)}
+    groups = dependency_groups(model, example_input)
+    return {g.name: {a: evaluate(_prune(model, groups, {g.name: a}, scores)) for a in amounts} for g in groups}
 
 
-def _mac_fraction_removed(model: nn.Module, example_input: torch.Tensor, dense_macs: int,
-                          amounts: Mapping[str, float], scores: Mapping[str, torch.Tensor]) -> float:
-    pruned = prune_channels(model, example_input, amounts, scores)
+def _mac_fraction_removed(model: nn.Module, groups: list[DependencyGroup], example_input: torch.Tensor,
+                          dense_macs: int, amounts: float | Mapping[str, float], scores: Mapping[str, torch.Tensor]) -> float:
+    pruned = _prune(model, groups, amounts, scores)
     return 1 - measure.count_macs(pruned, example_input) / dense_macs
 
 
@@ -202,11 +211,12 @@ def ratios_from_sensitivity(model: nn.Module, example_input: torch.Tensor, score
     if not 0 < macs_removed < 1:
         raise ValueError(f"macs_removed must be a fraction in (0, 1), got {macs_removed}")
     dense_macs = measure.count_macs(model, example_input)
+    groups = dependency_groups(model, example_input)
     thresholds = sorted({max(baseline - acc, 0.0) for accs in scan.values() for acc in accs.values()})
     best = 0.0
     for t in thresholds:
         ratios = {g: max([a for a, acc in accs.items() if baseline - acc <= t], default=0.0) for g, accs in scan.items()}
-        removed = _mac_fraction_removed(model, example_input, dense_macs, ratios, scores)
+        removed = _mac_fraction_removed(model, groups, example_input, dense_macs, ratios, scores)
         if removed >= macs_removed:
             return ratios
         best = max(best, removed)
@@ -222,13 +232,14 @@ def uniform_amount_for_macs(model: nn.Module, example_input: torch.Tensor, score
     if not 0 < macs_removed < 1:
         raise ValueError(f"macs_removed must be a fraction in (0, 1), got {macs_removed}")
     dense_macs = measure.count_macs(model, example_input)
-    smallest = min(g.size for g in dependency_groups(model, example_input))
+    groups = dependency_groups(model, example_input)
+    smallest = min(g.size for g in groups)
     low, high = 0.0, 1 - 1 / smallest  # high: keep at least one unit of the narrowest group (rounding down)
-    if _mac_fraction_removed(model, example_input, dense_macs, high, scores) < macs_removed:
+    if _mac_fraction_removed(model, groups, example_input, dense_macs, high, scores) < macs_removed:
         raise ValueError(f"macs_removed={macs_removed} is out of reach with a uniform fraction")
     while high - low > resolution:
         middle = (low + high) / 2
-        if _mac_fraction_removed(model, example_input, dense_macs, middle, scores) >= macs_removed:
+        if _mac_fraction_removed(model, groups, example_input, dense_macs, middle, scores) >= macs_removed:
             high = middle
         else:
             low = middle
