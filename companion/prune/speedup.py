@@ -65,9 +65,10 @@ def speedup_rows(model: nn.Module, example_input: torch.Tensor, amounts: Sequenc
     """One row per fraction removed: parameters, MACs, latencies, MAC ratio, speedup and efficiency.
 
     With ``masked=True`` each row also times the ``ln_structured`` masked model at the same fraction,
-    whose cost is the dense model's. All models are timed interleaved in the same rounds, with weights and input in
-    ``memory_format`` (``torch.channels_last`` stores images pixel by pixel, which CPU convolution
-    and pooling kernels prefer). ``model`` is not modified.
+    whose cost is the dense model's (``masked ms`` is NaN otherwise). All models are timed
+    interleaved in the same rounds, with weights and input in ``memory_format``
+    (``torch.channels_last`` stores images pixel by pixel, which CPU convolution and pooling kernels
+    prefer). ``model`` is not modified.
     """
     dense_macs = measure.count_macs(model, example_input)
     models = {"dense": copy.deepcopy(model)}
