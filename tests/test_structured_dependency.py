@@ -37,6 +37,20 @@ def test_resnet_skip_connections_tie_channels_into_one_group():
     assert groups["stages.2.0.conv2"].consumers == (Consumer("fc"),)
 
 
+class MethodFlatten(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.fc = nn.Conv2d(1, 4, 3, padding=1), nn.Linear(4 * 3 * 3, 2)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.conv(x)).flatten(1))
+
+
+def test_tensor_flatten_method_and_functional_relu_are_traced():
+    (group,) = dependency_groups(MethodFlatten(), torch.zeros(1, 1, 3, 3))
+    assert group.consumers == (Consumer("fc", repeat=9),)
+
+
 class Concat(nn.Module):
     def __init__(self):
         super().__init__()
@@ -72,6 +86,8 @@ class DataDependent(nn.Module):
      "layer '0' is a grouped convolution"),
     (nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4), nn.Linear(4, 2)), torch.zeros(2, 4), "layer '1' \\(LayerNorm\\)"),
     (nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(0), nn.Linear(4, 2)), torch.zeros(1, 1, 3, 3), "layer '1' flattens"),
+    (nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.Flatten(), nn.MaxPool1d(2), nn.Linear(18, 2)), torch.zeros(1, 1, 3, 3),
+     "layer '2' pools a flattened tensor"),
 ])
 def test_untraceable_architectures_raise_naming_the_layer(model, x, match):
     with pytest.raises(ValueError, match=match):

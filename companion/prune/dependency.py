@@ -33,9 +33,11 @@ __all__ = ["Consumer", "DependencyGroup", "dependency_groups"]
 
 _PRODUCERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
-_CHANNELWISE_MODULES = (
+_ELEMENTWISE_MODULES = (
     nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Hardswish, nn.Hardtanh,
     nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Identity,
+)
+_POOLS = (
     nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d,
     nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
     nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d,
@@ -188,7 +190,11 @@ def dependency_groups(model: nn.Module, example_input: torch.Tensor) -> list[Dep
                     raise ValueError(f"layer {name!r} flattens from dimension {module.start_dim} to {module.end_dim}; "
                                      "structured pruning supports flatten(start_dim=1) only")
                 value[node] = (space, repeat * math.prod(_shape(node.args[0])[2:]))
-            elif isinstance(module, _CHANNELWISE_MODULES):
+            elif isinstance(module, _ELEMENTWISE_MODULES):
+                value[node] = (space, repeat)
+            elif isinstance(module, _POOLS):
+                if repeat != 1:
+                    raise ValueError(f"layer {name!r} pools a flattened tensor; cannot trace its channels")
                 value[node] = (space, repeat)
             else:
                 raise ValueError(f"layer {name!r} ({type(module).__name__}) is not supported by structured pruning")
@@ -200,7 +206,7 @@ def dependency_groups(model: nn.Module, example_input: torch.Tensor) -> list[Dep
                     raise ValueError(f"node {node.name!r} adds tensors with different layouts; cannot trace it")
                 space = spaces.union(space, other_space, f"node {node.name!r}")
             value[node] = (space, repeat)
-        elif node.op == "call_function" and node.target is torch.flatten:
+        elif (node.op == "call_function" and node.target is torch.flatten) or (node.op == "call_method" and node.target == "flatten"):
             start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
             end = node.args[2] if len(node.args) > 2 else node.kwargs.get("end_dim", -1)
             if start != 1 or end != -1:
