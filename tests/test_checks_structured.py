@@ -1,0 +1,71 @@
+"""The chapter 3.5 self-checks accept right answers and reject wrong ones."""
+import pytest
+import torch
+from torch import nn
+
+from companion.checks import structured as checks
+from companion.prune import dependency_groups, group_scores
+
+
+def shrink_right(first, second, keep):
+    new_first, new_second = nn.Linear(first.in_features, len(keep)), nn.Linear(len(keep), second.out_features)
+    with torch.no_grad():
+        new_first.weight.copy_(first.weight[keep])
+        new_first.bias.copy_(first.bias[keep])
+        new_second.weight.copy_(second.weight[:, keep])
+        new_second.bias.copy_(second.bias)
+    return new_first, new_second
+
+
+def shrink_wrong_columns(first, second, keep):  # keeps the right rows but the first columns of the next layer
+    new_first, new_second = shrink_right(first, second, keep)
+    with torch.no_grad():
+        new_second.weight.copy_(second.weight[:, : len(keep)])
+    return new_first, new_second
+
+
+def shrink_in_place(first, second, keep):  # right answer, but modifies its inputs
+    new_first, new_second = shrink_right(first, second, keep)
+    with torch.no_grad():
+        first.weight.zero_()
+    return new_first, new_second
+
+
+def apoz_right(acts):
+    return (acts == 0).float().transpose(0, 1).flatten(1).mean(1)
+
+
+def bn_scores_right(model, x):
+    return group_scores(model, x, "bn_scale")
+
+
+def bn_scores_first_norm_only(model, x):  # forgets that residual groups have several BatchNorm layers
+    modules = dict(model.named_modules())
+    return {g.name: modules[g.norms[0]].weight.detach().abs() for g in dependency_groups(model, x)}
+
+
+RIGHT_AND_WRONG = [
+    (checks.check_filter_l1, lambda conv: conv.weight.abs().sum(dim=(1, 2, 3)),
+     lambda conv: conv.weight.pow(2).sum(dim=(1, 2, 3)).sqrt()),
+    (checks.check_shrink_linear_pair, shrink_right, shrink_wrong_columns),
+    (checks.check_shrink_linear_pair, shrink_right, shrink_in_place),
+    (checks.check_bn_scores, bn_scores_right, bn_scores_first_norm_only),
+    (checks.check_apoz, apoz_right, lambda acts: (acts == 0).float().mean(0).flatten()[: acts.shape[1]]),
+]
+
+
+@pytest.mark.parametrize("check, right, wrong", RIGHT_AND_WRONG, ids=[f"{c.__name__}-{w.__name__}" for c, _, w in RIGHT_AND_WRONG])
+def test_checks_accept_right_and_reject_wrong_answers(check, right, wrong, capsys):
+    check(right)
+    assert "correct" in capsys.readouterr().out
+    with pytest.raises(AssertionError):
+        check(wrong)
+
+
+def test_checks_tolerate_unattempted_exercises(capsys):
+    def unattempted(*args):
+        raise NotImplementedError
+
+    for check in (checks.check_filter_l1, checks.check_shrink_linear_pair, checks.check_apoz, checks.check_bn_scores):
+        check(unattempted)
+        assert "not attempted yet" in capsys.readouterr().out
