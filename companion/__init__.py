@@ -7,6 +7,10 @@ module, so that the code for any equation in the text lives in one place:
 - :mod:`companion.models`   the book's models (LeNet-300-100-shaped MLP, small CNN, ResNets)
 - :mod:`companion.train`    ``fit``/``evaluate``, seeding, device choice, the trained-model cache
 - :mod:`companion.optim`    gradient descent from scratch, LR schedules, weight/gradient clipping, L1/L2
+- :mod:`companion.quant`    the affine mapping, observers, dynamic/static PTQ, integer-only inference,
+  low-bit (uniform, binary, ternary, k-means), bit packing, QAT, mixed precision
+- :mod:`companion.prune`    weight masks and schedules, lottery tickets, sparse storage; neuron/channel
+  importance and physical removal with dependency groups
 - :mod:`companion.measure`  parameters, non-zeros, bytes, MACs, latency, accuracy
 - :mod:`companion.plots`    the book's figure style
 - :mod:`companion.checks`   self-checks for the exercises
