@@ -53,7 +53,7 @@ def test_gradual_pruner_reaches_the_final_sparsity_inside_fit():
     pruner = GradualPruner(schedule)
     fit(model, splits.loader("train", 128), epochs=4, lr=1e-3, after_step=pruner, progress=False)
     assert [step for step, _ in pruner.history] == [5, 9, 13, 17, 21, 25, 29]
-    assert [s for _, s in pruner.history] == pytest.approx([schedule.sparsity(t) for t in range(5, 30, 4)])
+    assert [s[0] for _, s in pruner.history] == pytest.approx([schedule.sparsity(t) for t in range(5, 30, 4)])
     assert weight_sparsity(model) == pytest.approx(0.9, abs=1e-4)
 
 
@@ -66,3 +66,22 @@ def test_prune_to_scopes():
         prune_to(prunable_weights(model), 0.5, scope="neuron")
     with pytest.raises(TypeError, match="AGP"):
         GradualPruner(0.9)
+
+
+def test_per_layer_agp_schedules():
+    torch.manual_seed(0)
+    model = MLP()
+    pairs = prunable_weights(model)
+    finals = [0.9, 0.95, 0.5]
+    pruner = GradualPruner([AGP(final=f, start=0, n=3, interval=2) for f in finals], pairs, scope="layer")
+    for step in range(8):
+        pruner(model, step)
+    assert [float((m.weight == 0).float().mean()) for m, _ in pairs] == pytest.approx(finals, abs=1e-3)
+    assert len(pruner.history) == 4
+    with pytest.raises(ValueError, match="one AGP schedule per layer"):
+        GradualPruner([AGP(final=f, start=0, n=3, interval=2) for f in finals], pairs)
+    with pytest.raises(ValueError, match="share"):
+        GradualPruner([AGP(final=0.5, start=0, n=3, interval=2), AGP(final=0.5, start=1, n=3, interval=2)],
+                      pairs[:2], scope="layer")
+    with pytest.raises(ValueError, match="per-layer sparsities"):
+        prune_to(pairs, [0.5, 0.5], scope="layer")

@@ -93,19 +93,24 @@ class AGP:
         return self.start + self.n * self.interval
 
 
-def prune_to(parameters, sparsity: float, scope: str = "global") -> None:
+def prune_to(parameters, sparsity, scope: str = "global") -> None:
     """Magnitude-prune ``(module, name)`` pairs in place to a target ``sparsity``.
 
-    ``scope='global'`` uses one threshold over all of them; ``'layer'`` gives each tensor the same sparsity.
+    ``scope='global'`` uses one threshold over all of them; ``'layer'`` gives each tensor the sparsity
+    ``sparsity``, or ``sparsity[i]`` to the i-th pair when a sequence of per-layer targets is given.
     """
     if scope not in ("global", "layer"):
         raise ValueError(f"scope must be 'global' or 'layer', got {scope!r}")
     pairs = list(parameters)
+    per_layer = isinstance(sparsity, (list, tuple))
+    if per_layer and (scope != "layer" or len(sparsity) != len(pairs)):
+        raise ValueError(f"per-layer sparsities need scope='layer' and one value per pair ({len(pairs)}), "
+                         f"got scope={scope!r} and {len(sparsity)} values")
     if scope == "global":
         global_magnitude(pairs, sparsity)
     else:
-        for module, name in pairs:
-            l1_unstructured(module, name, amount=sparsity)
+        for i, (module, name) in enumerate(pairs):
+            l1_unstructured(module, name, amount=sparsity[i] if per_layer else sparsity)
 
 
 class GradualPruner:
@@ -113,18 +118,28 @@ class GradualPruner:
 
     At every pruning step it magnitude-prunes the model's Linear/Conv weights (or the given pairs) to
     ``schedule.sparsity(step)``; masked weights then stay zero through the remaining optimizer steps.
+    ``schedule`` may also be a sequence of AGP schedules with the same steps, one per pair (each layer
+    its own final sparsity, ``scope='layer'``).
     """
 
-    def __init__(self, schedule: AGP, parameters=None, scope: str = "global"):
-        if not isinstance(schedule, AGP):
-            raise TypeError(f"schedule must be an AGP, got {type(schedule).__name__}")
+    def __init__(self, schedule: AGP | list[AGP], parameters=None, scope: str = "global"):
+        schedules = list(schedule) if isinstance(schedule, (list, tuple)) else [schedule]
+        if not schedules or not all(isinstance(s, AGP) for s in schedules):
+            raise TypeError(f"schedule must be an AGP or a list of AGP schedules, got {schedule!r}")
         if scope not in ("global", "layer"):
             raise ValueError(f"scope must be 'global' or 'layer', got {scope!r}")
-        self.schedule, self.parameters, self.scope = schedule, parameters, scope
-        self.history: list[tuple[int, float]] = []  # (step, target sparsity) of each pruning event
+        if len(schedules) > 1:
+            if scope != "layer" or parameters is None or len(list(parameters)) != len(schedules):
+                raise ValueError("one AGP schedule per layer needs scope='layer' and one (module, name) pair per schedule")
+            if len({(s.start, s.n, s.interval) for s in schedules}) != 1:
+                raise ValueError("per-layer AGP schedules must share start, n and interval")
+        self.schedules, self.scope = schedules, scope
+        self.parameters = None if parameters is None else list(parameters)
+        self.history: list[tuple[int, list[float]]] = []  # (step, target sparsities) of each pruning event
 
     def __call__(self, model: nn.Module, step: int) -> None:
-        if self.schedule.is_pruning_step(step):
-            target = self.schedule.sparsity(step)
-            prune_to(self.parameters if self.parameters is not None else prunable_weights(model), target, self.scope)
-            self.history.append((step, target))
+        if self.schedules[0].is_pruning_step(step):
+            targets = [s.sparsity(step) for s in self.schedules]
+            pairs = self.parameters if self.parameters is not None else prunable_weights(model)
+            prune_to(pairs, targets if len(targets) > 1 else targets[0], self.scope)
+            self.history.append((step, targets))
