@@ -1,5 +1,4 @@
 """One-shot, iterative and AGP schedules: closed forms, and gradual pruning driven from fit()."""
-import math
 
 import pytest
 import torch

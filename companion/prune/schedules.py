@@ -6,7 +6,6 @@ model to that target, never un-pruning what is pruned.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from torch import nn
