@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -18,7 +17,7 @@ from torch.utils import benchmark
 
 from .train import evaluate
 
-__all__ = ["count_parameters", "count_nonzero", "sparsity", "dense_bytes", "state_dict_bytes", "csr_state_dict", "file_bytes",
+__all__ = ["count_parameters", "count_nonzero", "sparsity", "dense_bytes", "state_dict_bytes", "file_bytes",
            "macs_by_layer", "count_macs", "Latency", "latency", "accuracy", "cost_report", "pareto_front"]
 
 
@@ -58,29 +57,6 @@ def state_dict_bytes(model_or_state_dict: nn.Module | dict) -> int:
     buffer = io.BytesIO()
     torch.save(state, buffer)
     return buffer.getbuffer().nbytes
-
-
-def csr_state_dict(model_or_state_dict: nn.Module | dict) -> dict[str, torch.Tensor]:
-    """The state with every 2-D floating-point tensor replaced by its compressed sparse row (CSR) parts.
-
-    A matrix with z non-zeros and R rows becomes ``<name>.values`` (z floats), ``<name>.col_indices``
-    (z int64) and ``<name>.crow_indices`` (R + 1 int64 row pointers). Each part is cloned: the index
-    tensors of ``Tensor.to_sparse_csr()`` are views into a larger buffer, and ``torch.save`` writes whole
-    buffers, which would silently store more than the CSR format needs.
-    """
-    state = model_or_state_dict.state_dict() if isinstance(model_or_state_dict, nn.Module) else model_or_state_dict
-    out: dict[str, torch.Tensor] = {}
-    for name, tensor in state.items():
-        if tensor.dim() == 2 and tensor.is_floating_point():
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-                csr = tensor.detach().to_sparse_csr()
-            out[f"{name}.values"] = csr.values().clone()
-            out[f"{name}.col_indices"] = csr.col_indices().clone()
-            out[f"{name}.crow_indices"] = csr.crow_indices().clone()
-        else:
-            out[name] = tensor
-    return out
 
 
 def file_bytes(path: str | os.PathLike) -> int:

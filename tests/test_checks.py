@@ -46,7 +46,7 @@ RIGHT_AND_WRONG = [
     (checks.check_model_bytes, lambda n, bits: math.ceil(n * bits / 8), lambda n, bits: n * bits // 8),
     (checks.check_sparsity, measure.sparsity, lambda model: measure.count_nonzero(model) / measure.count_parameters(model)),
     (checks.check_pareto_front, measure.pareto_front, lambda costs, accs: list(range(len(costs)))),
-    (checks.check_csr_bytes, lambda w: int((w != 0).sum()) * 12 + (w.shape[0] + 1) * 8, lambda w: int((w != 0).sum()) * 8),
+    (checks.check_torch_csr_bytes, lambda w: int((w != 0).sum()) * 12 + (w.shape[0] + 1) * 8, lambda w: int((w != 0).sum()) * 8),
 ]
 
 

@@ -104,18 +104,3 @@ def test_pareto_front_equals_brute_force():
     with pytest.raises(ValueError, match="equal length"):
         measure.pareto_front([1.0], [])
 
-
-def test_csr_state_dict_stores_exactly_values_indices_and_row_pointers():
-    torch.manual_seed(0)
-    weight = torch.randn(30, 40) * (torch.rand(30, 40) < 0.2)
-    state = measure.csr_state_dict({"w": weight, "b": torch.ones(30)})
-    nonzeros = int((weight != 0).sum())
-    assert state["w.values"].numel() == nonzeros and state["w.col_indices"].numel() == nonzeros
-    assert state["w.crow_indices"].numel() == 31 and torch.equal(state["b"], torch.ones(30))
-    rebuilt = torch.sparse_csr_tensor(state["w.crow_indices"], state["w.col_indices"], state["w.values"], (30, 40),
-                                      check_invariants=True)
-    assert torch.equal(rebuilt.to_dense(), weight)
-    # Only the parts' own elements reach the file (no hidden buffer behind a view).
-    for key in ("w.values", "w.col_indices", "w.crow_indices"):
-        tensor = state[key]
-        assert tensor.untyped_storage().nbytes() == tensor.numel() * tensor.element_size()
