@@ -33,7 +33,8 @@ from . import models as models_module
 __all__ = ["seed_everything", "choose_device", "Metrics", "evaluate", "fit", "TrainConfig", "cache_dir",
            "train_config", "pretrained", "RECIPES"]
 
-CACHE_FORMAT = 1  # bump when the training code changes what a configuration produces
+CACHE_FORMAT = 2  # bump when the training code changes what a configuration produces
+TRAIN_THREADS = 1  # cached models train on one CPU thread, so the caller's thread count cannot change them
 
 
 def seed_everything(seed: int) -> None:
@@ -198,10 +199,24 @@ def cache_dir() -> Path:
 
 def train_config(config: TrainConfig, device: str | torch.device | None = None,
                  progress: bool | None = None) -> tuple[nn.Module, list[dict]]:
-    """Train the model a configuration describes, from scratch; return it (in eval mode) and its history."""
+    """Train the model a configuration describes, from scratch; return it (in eval mode) and its history.
+
+    Training runs on ``TRAIN_THREADS`` CPU threads whatever the caller set: a matrix product can sum in
+    a different order on another thread count, and the cached weights must not depend on which
+    chapter happened to train them first.
+    """
     if config.optimizer not in ("adam", "sgd"):
         raise ValueError(f"optimizer must be 'adam' or 'sgd', got {config.optimizer!r}")
     device = choose_device(device)
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(TRAIN_THREADS)
+    try:
+        return _train(config, device, progress)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _train(config: TrainConfig, device: torch.device, progress: bool | None) -> tuple[nn.Module, list[dict]]:
     seed_everything(config.seed)
     splits = config.splits()
     model = models_module.build(config.model, **config.model_kwargs).to(device)

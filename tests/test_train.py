@@ -106,3 +106,20 @@ def test_bad_arguments_are_rejected():
     empty = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(0, 64), torch.zeros(0, dtype=torch.long)))
     with pytest.raises(ValueError, match="empty"):
         train.evaluate(MLP(), empty)
+
+
+def test_training_ignores_and_restores_the_callers_thread_count(monkeypatch):
+    seen = []
+    real_fit = train.fit
+    monkeypatch.setattr(train, "fit", lambda *a, **k: (seen.append(torch.get_num_threads()), real_fit(*a, **k))[1])
+    before = torch.get_num_threads()
+    results = []
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        model, _ = train.train_config(_tiny_config(model_kwargs={"hidden": (64,)}), device="cpu", progress=False)
+        assert torch.get_num_threads() == threads  # restored
+        results.append(model.state_dict())
+    assert seen == [train.TRAIN_THREADS] * 2
+    torch.set_num_threads(before)
+    for name in results[0]:
+        assert torch.equal(results[0][name], results[1][name]), name
