@@ -1,6 +1,6 @@
 """Dense vs CSR matrix product across weight sparsities: where does sparse start to pay off on this CPU?
 
-    python benchmarks/prune_sparse_matmul.py [--size 1024] [--batch 64] [--threads N]
+    python benchmarks/bench_sparse_matmul.py [--size 1024] [--batch 64] [--threads N]
 
 Prints one row per sparsity: median milliseconds of ``F.linear`` (dense) and ``torch.sparse.mm`` (CSR),
 and the speed-up of CSR over dense, measured side by side with ``torch.utils.benchmark``.
