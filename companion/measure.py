@@ -5,11 +5,12 @@ is milliseconds per call of the model on the given input, accuracy a fraction in
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -17,7 +18,7 @@ from torch.utils import benchmark
 
 from .train import evaluate
 
-__all__ = ["count_parameters", "count_nonzero", "sparsity", "dense_bytes", "state_dict_bytes", "file_bytes",
+__all__ = ["hooked", "count_parameters", "count_nonzero", "sparsity", "dense_bytes", "state_dict_bytes", "file_bytes",
            "macs_by_layer", "count_macs", "Latency", "latency", "accuracy", "cost_report", "pareto_front"]
 
 
@@ -67,6 +68,25 @@ def file_bytes(path: str | os.PathLike) -> int:
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 
+@contextlib.contextmanager
+def hooked(model: nn.Module, hooks: Iterable[tuple[nn.Module, Callable]], *, pre: bool = False) -> Iterator[nn.Module]:
+    """Attach forward hooks (``pre=True``: forward-pre hooks) and put ``model`` in eval mode for a block.
+
+    On leaving the block, even by an exception, every hook is removed and the model returns to the
+    train/eval mode it was in. Measuring a model this way leaves no trace on it.
+    """
+    register = "register_forward_pre_hook" if pre else "register_forward_hook"
+    handles = [getattr(module, register)(hook) for module, hook in hooks]
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+
+
 def _layer_macs(module: nn.Module, output: torch.Tensor) -> int:
     """MACs of one Linear or Conv call: every output element costs one MAC per input it reads.
 
@@ -89,20 +109,15 @@ def macs_by_layer(model: nn.Module, example_input: torch.Tensor) -> dict[str, in
     small next to the matrix products and is often fused away.
     """
     counts: dict[str, int] = {}
-    handles = []
-    for name, module in model.named_modules():
-        if isinstance(module, (nn.Linear, *_CONVS)):
-            def hook(mod, inputs, output, name=name):
-                counts[name] = counts.get(name, 0) + _layer_macs(mod, output)
-            handles.append(module.register_forward_hook(hook))
-    was_training = model.training
-    model.eval()
-    try:
+
+    def counter(name: str) -> Callable:
+        def hook(module, inputs, output):
+            counts[name] = counts.get(name, 0) + _layer_macs(module, output)
+        return hook
+
+    layers = [(m, counter(name)) for name, m in model.named_modules() if isinstance(m, (nn.Linear, *_CONVS))]
+    with hooked(model, layers):
         model(example_input)
-    finally:
-        for handle in handles:
-            handle.remove()
-        model.train(was_training)
     return counts
 
 

@@ -104,3 +104,14 @@ def test_pareto_front_equals_brute_force():
     with pytest.raises(ValueError, match="equal length"):
         measure.pareto_front([1.0], [])
 
+
+
+def test_hooked_removes_hooks_and_restores_the_mode_even_on_error():
+    model = MLP().train()
+    seen = []
+    with pytest.raises(RuntimeError):
+        with measure.hooked(model, [(model.fc1, lambda m, args: seen.append(m.training))], pre=True):
+            model(torch.zeros(1, 64))
+            raise RuntimeError("boom")
+    assert seen == [False]  # the block ran in eval mode
+    assert model.training and all(not m._forward_pre_hooks and not m._forward_hooks for m in model.modules())

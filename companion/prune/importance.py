@@ -29,6 +29,7 @@ from typing import Callable, Iterable
 import torch
 from torch import nn
 
+from .. import measure
 from .dependency import DependencyGroup, dependency_groups
 
 __all__ = ["weight_norm", "bn_scale", "ChannelStats", "channel_stats", "mean_activation", "apoz", "taylor",
@@ -100,7 +101,6 @@ def channel_stats(model: nn.Module, example_input: torch.Tensor, batches: Iterab
     loss_fn = loss_fn or (lambda logits, y: nn.functional.cross_entropy(logits, y, reduction="sum"))
     stats = {g.name: ChannelStats.empty(g.size) for g in groups}
     modules = dict(model.named_modules())
-    handles = []
 
     # (group, tensor id) → tensor already counted in this forward pass (kept alive so ids stay unique)
     read: dict[tuple[str, int], torch.Tensor] = {}
@@ -124,29 +124,23 @@ def channel_stats(model: nn.Module, example_input: torch.Tensor, batches: Iterab
                 inputs[0].register_hook(grad_hook)
         return hook
 
-    for group in groups:
-        for consumer in group.consumers:
-            handles.append(modules[consumer.name].register_forward_pre_hook(make_hook(group)))
+    hooks = [(modules[consumer.name], make_hook(group)) for group in groups for consumer in group.consumers]
     saved_grads = [p.grad for p in model.parameters()]
-    was_training = model.training
-    model.eval()
     seen = 0
     try:
-        for x, y in _batches(batches):
-            read.clear()
-            seen += len(x)
-            if with_gradients:
-                if y is None:
-                    raise ValueError("batches must yield (input, target) pairs for gradient-based criteria")
-                with torch.enable_grad():
-                    loss_fn(model(x), y).backward()
-            else:
-                with torch.no_grad():
-                    model(x)
+        with measure.hooked(model, hooks, pre=True):
+            for x, y in _batches(batches):
+                read.clear()
+                seen += len(x)
+                if with_gradients:
+                    if y is None:
+                        raise ValueError("batches must yield (input, target) pairs for gradient-based criteria")
+                    with torch.enable_grad():
+                        loss_fn(model(x), y).backward()
+                else:
+                    with torch.no_grad():
+                        model(x)
     finally:
-        for handle in handles:
-            handle.remove()
-        model.train(was_training)
         for p, grad in zip(model.parameters(), saved_grads):
             p.grad = grad
     if seen == 0:

@@ -101,20 +101,15 @@ def layer_latencies(model: nn.Module, example_input: torch.Tensor, *, threads: i
     times is timed on its first call.
     """
     inputs: dict[str, torch.Tensor] = {}
-    handles = []
-    for name, module in model.named_modules():
-        if name and not list(module.children()):
-            def hook(mod, args, name=name):
-                inputs.setdefault(name, args[0].clone())
-            handles.append(module.register_forward_pre_hook(hook))
-    was_training = model.training
-    model.eval()
-    try:
-        model(example_input)
-    finally:
-        for handle in handles:
-            handle.remove()
-        model.train(was_training)
+
+    def recorder(name: str):
+        def hook(module, args):
+            inputs.setdefault(name, args[0].clone())
+        return hook
+
     modules = dict(model.named_modules())
+    leaves = [(module, recorder(name)) for name, module in modules.items() if name and not list(module.children())]
+    with measure.hooked(model, leaves, pre=True):
+        model(example_input)
     return {name: measure.latency(modules[name], x, threads=threads, min_run_time=min_run_time).median_ms
             for name, x in inputs.items()}
