@@ -1,12 +1,14 @@
 """The exercise self-checks accept the right answer, reject wrong ones, and tolerate unattempted ones."""
-import math
-
 import pytest
 import torch
 
-from companion import measure
+import check_cases_lowbit
+import check_cases_measure
+import check_cases_optim
+import check_cases_prune
+import check_cases_quant
+import check_cases_structured
 from companion.checks import assert_close, assert_equal, exercise
-from companion.checks import measure as checks
 
 
 def test_exercise_wrapper_reports_unattempted_and_correct(capsys):
@@ -36,23 +38,36 @@ def test_assert_helpers():
         assert_equal("t", torch.tensor([1, 2]), torch.tensor([1, 3]))
 
 
-RIGHT_AND_WRONG = [
-    (checks.check_linear_macs, lambda b, i, o: b * i * o, lambda b, i, o: i * o),
-    (checks.check_conv2d_macs,
-     lambda conv, h, w: (((h + 2 * conv.padding[0] - conv.kernel_size[0]) // conv.stride[0] + 1)
-                         * ((w + 2 * conv.padding[1] - conv.kernel_size[1]) // conv.stride[1] + 1)
-                         * conv.out_channels * conv.in_channels // conv.groups * conv.kernel_size[0] * conv.kernel_size[1]),
-     lambda conv, h, w: h * w * conv.out_channels * conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1]),
-    (checks.check_model_bytes, lambda n, bits: math.ceil(n * bits / 8), lambda n, bits: n * bits // 8),
-    (checks.check_sparsity, measure.sparsity, lambda model: measure.count_nonzero(model) / measure.count_parameters(model)),
-    (checks.check_pareto_front, measure.pareto_front, lambda costs, accs: list(range(len(costs)))),
-    (checks.check_torch_csr_bytes, lambda w: int((w != 0).sum()) * 12 + (w.shape[0] + 1) * 8, lambda w: int((w != 0).sum()) * 8),
-]
+# Each chapter's module lists (check, right answer, wrong answer) triples; every check appears at least once.
+CASES = [case for topic in (check_cases_measure, check_cases_optim, check_cases_quant, check_cases_lowbit,
+                            check_cases_prune, check_cases_structured) for case in topic.CASES]
+CHECKS = list(dict.fromkeys(check for check, _, _ in CASES))
 
 
-@pytest.mark.parametrize("check, right, wrong", RIGHT_AND_WRONG, ids=[c.__name__ for c, _, _ in RIGHT_AND_WRONG])
+@pytest.mark.parametrize("check, right, wrong", CASES, ids=[f"{c.__name__}-{getattr(w, '__name__', 'wrong')}" for c, _, w in CASES])
 def test_checks_accept_right_and_reject_wrong_answers(check, right, wrong, capsys):
     check(right)
     assert "correct" in capsys.readouterr().out
     with pytest.raises(AssertionError):
         check(wrong)
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=[c.__name__ for c in CHECKS])
+def test_unattempted_exercises_are_reported_not_failed(check, capsys):
+    def unattempted(*args):
+        raise NotImplementedError
+
+    check(unattempted)
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+def test_every_self_check_in_the_package_is_tested():
+    import importlib
+    import pkgutil
+
+    import companion.checks
+
+    defined = {f"{info.name}.{name}" for info in pkgutil.iter_modules(companion.checks.__path__)
+               for name in dir(importlib.import_module(f"companion.checks.{info.name}")) if name.startswith("check_")}
+    tested = {f"{c.__module__.rsplit('.', 1)[1]}.{c.__name__}" for c in CHECKS}
+    assert defined == tested

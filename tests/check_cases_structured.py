@@ -1,5 +1,4 @@
-"""The chapter 3.5 self-checks accept right answers and reject wrong ones."""
-import pytest
+"""Right and wrong answers for chapter 3.5's self-checks (run by tests/test_checks.py)."""
 import torch
 from torch import nn
 
@@ -44,7 +43,7 @@ def bn_scores_first_norm_only(model, x):  # forgets that residual groups have se
     return {g.name: modules[g.norms[0]].weight.detach().abs() for g in dependency_groups(model, x)}
 
 
-RIGHT_AND_WRONG = [
+CASES = [
     (checks.check_filter_l1, lambda conv: conv.weight.abs().sum(dim=(1, 2, 3)),
      lambda conv: conv.weight.pow(2).sum(dim=(1, 2, 3)).sqrt()),
     (checks.check_shrink_linear_pair, shrink_right, shrink_wrong_columns),
@@ -52,20 +51,3 @@ RIGHT_AND_WRONG = [
     (checks.check_bn_scores, bn_scores_right, bn_scores_first_norm_only),
     (checks.check_apoz, apoz_right, lambda acts: (acts == 0).float().mean(0).flatten()[: acts.shape[1]]),
 ]
-
-
-@pytest.mark.parametrize("check, right, wrong", RIGHT_AND_WRONG, ids=[f"{c.__name__}-{w.__name__}" for c, _, w in RIGHT_AND_WRONG])
-def test_checks_accept_right_and_reject_wrong_answers(check, right, wrong, capsys):
-    check(right)
-    assert "correct" in capsys.readouterr().out
-    with pytest.raises(AssertionError):
-        check(wrong)
-
-
-def test_checks_tolerate_unattempted_exercises(capsys):
-    def unattempted(*args):
-        raise NotImplementedError
-
-    for check in (checks.check_filter_l1, checks.check_shrink_linear_pair, checks.check_apoz, checks.check_bn_scores):
-        check(unattempted)
-        assert "not attempted yet" in capsys.readouterr().out

@@ -1,5 +1,4 @@
-"""The chapter 3.3 self-checks accept right answers and reject wrong ones."""
-import pytest
+"""Right and wrong answers for chapter 3.3's self-checks (run by tests/test_checks.py)."""
 import torch
 
 from companion.checks import lowbit as checks
@@ -52,23 +51,6 @@ def centroid_mean(grad, codes, k):
     return torch.stack([grad[codes == c].mean() if (codes == c).any() else torch.tensor(0.0) for c in range(k)])
 
 
-CASES = [(checks.check_ternarize, twn_right, [twn_per_tensor, twn_in_place]),
-         (checks.check_pack_4bit, pack_right, [pack_high_first, pack_drops_odd_tail]),
-         (checks.check_centroid_gradients, centroid_right, [centroid_mean])]
-
-
-@pytest.mark.parametrize("check, right, wrongs", CASES, ids=[c.__name__ for c, _, _ in CASES])
-def test_checks_accept_right_and_reject_wrong(check, right, wrongs, capsys):
-    check(right)
-    assert "correct" in capsys.readouterr().out
-    for wrong in wrongs:
-        with pytest.raises(AssertionError):
-            check(wrong)
-
-
-def test_unattempted_is_not_an_error(capsys):
-    def stub(*args):
-        raise NotImplementedError
-
-    checks.check_pack_4bit(stub)
-    assert "not attempted" in capsys.readouterr().out
+CASES = [(checks.check_ternarize, twn_right, twn_per_tensor), (checks.check_ternarize, twn_right, twn_in_place),
+         (checks.check_pack_4bit, pack_right, pack_high_first), (checks.check_pack_4bit, pack_right, pack_drops_odd_tail),
+         (checks.check_centroid_gradients, centroid_right, centroid_mean)]
