@@ -9,7 +9,8 @@ Models (random weights: speed does not depend on what they learned), on random 3
 - ResNet: ``ResNet((1, 1, 1), (64, 128, 256), stem='small')``: three stages of one basic block.
 
 Each dependency group loses 25/50/75% of its channels (lowest L1 norm first). For each model and
-memory layout (NCHW, channels_last) the dense model, the ``ln_structured`` masked models and the
+variant (NCHW; channels_last; channels_last with BatchNorm folded into the convolutions, as deployed
+models run; the masked model is not timed in that variant) the dense model, the ``ln_structured`` masked models and the
 pruned models are timed interleaved (``--rounds`` rounds, each timing every model once); the table
 prints medians, the MAC ratio MACs(dense)/MACs(pruned), the speedup latency(dense)/latency(pruned)
 and the efficiency speedup/MAC ratio. The goal of chapter 3.5: efficiency ≥ 0.8 for the CNN at 50%.
@@ -24,7 +25,9 @@ from companion.models import ResNet, SmallCNN
 from companion.prune import group_scores, speedup_rows
 
 AMOUNTS = (0.25, 0.5, 0.75)
-LAYOUTS = {"NCHW": torch.contiguous_format, "channels_last": torch.channels_last}
+# (memory format, BatchNorm folded into the convolutions?) for each timed variant
+VARIANTS = {"NCHW": (torch.contiguous_format, False), "channels_last": (torch.channels_last, False),
+            "NHWC+BN folded": (torch.channels_last, True)}
 
 
 def main() -> None:
@@ -47,9 +50,10 @@ def main() -> None:
     for name, model in models.items():
         model.eval()
         scores = group_scores(model, x, "l1")
-        for layout, memory_format in LAYOUTS.items():
+        for layout, (memory_format, fold_bn) in VARIANTS.items():
             rows = speedup_rows(model, x, AMOUNTS, scores, threads=args.threads, rounds=args.rounds,
-                                min_run_time=args.min_run_time, memory_format=memory_format)
+                                min_run_time=args.min_run_time, memory_format=memory_format,
+                                masked=not fold_bn, fold_bn=fold_bn)
             for row in rows:
                 print(f"{name:<7} {layout:<14} {row['channels removed']:>7.0%} {row['dense ms']:9.2f} "
                       f"{row['masked ms']:9.2f} {row['pruned ms']:9.2f} {row['MAC ratio']:9.2f} {row['speedup']:8.2f} "

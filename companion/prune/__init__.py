@@ -27,7 +27,7 @@ from .schedules import AGP, GradualPruner, agp_sparsity, iterative, one_shot, pr
 from .sensitivity import sensitivity_scan
 from .sparse import (SparseLinear, csr_bytes, csr_model_bytes, csr_state_dict, load_csr, matmul_latency, save_csr,
                      to_csr)
-from .speedup import interleaved_latency, layer_latencies, ln_structured_masked, speedup_rows
+from .speedup import fold_batchnorm, interleaved_latency, layer_latencies, ln_structured_masked, speedup_rows
 from .surgery import (group_sensitivity, mask_units, prune_channels, ratios_from_sensitivity, remove_units,
                       uniform_amount_for_macs, units_to_remove)
 from .unstructured import (global_magnitude, is_nm_sparse, l1_unstructured, nm_mask, nm_prune, prune_by_scores,

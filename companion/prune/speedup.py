@@ -21,6 +21,7 @@ import statistics
 from typing import Mapping, Sequence
 
 import torch
+import torch.fx
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
@@ -28,7 +29,7 @@ from .. import measure
 from .dependency import dependency_groups
 from .surgery import prune_channels
 
-__all__ = ["ln_structured_masked", "interleaved_latency", "speedup_rows", "layer_latencies"]
+__all__ = ["ln_structured_masked", "fold_batchnorm", "interleaved_latency", "speedup_rows", "layer_latencies"]
 
 
 def ln_structured_masked(model: nn.Module, example_input: torch.Tensor, amount: float, n: int = 2) -> nn.Module:
@@ -46,6 +47,35 @@ def ln_structured_masked(model: nn.Module, example_input: torch.Tensor, amount: 
     return masked
 
 
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """An eval-mode copy of ``model`` with every Conv→BatchNorm pair folded into one Conv.
+
+    In eval mode BatchNorm is a fixed per-channel affine map, so conv then BN equals one conv with
+    W' = W·γ/σ and b' = β + (b − μ)·γ/σ, σ = √(var + ε) (:func:`companion.quant.static.fold_batchnorm`,
+    derived in chapter 3.2). Deployed models are timed this way: it saves a pass over every
+    activation. The model is traced with ``torch.fx``, so a BatchNorm is folded exactly when it reads a
+    Conv2d's output and nothing else does, in Sequential CNNs and residual blocks alike.
+    """
+    from ..quant.static import fold_batchnorm as fold_pair
+
+    traced = torch.fx.symbolic_trace(copy.deepcopy(model).eval())
+    modules = dict(traced.named_modules())
+    for node in list(traced.graph.nodes):
+        if node.op != "call_module" or not isinstance(modules[node.target], nn.BatchNorm2d):
+            continue
+        source = node.args[0]
+        if (isinstance(source, torch.fx.Node) and source.op == "call_module"
+                and isinstance(modules[source.target], nn.Conv2d) and len(source.users) == 1):
+            parent, _, name = source.target.rpartition(".")
+            setattr(traced.get_submodule(parent), name, fold_pair(modules[source.target], modules[node.target]))
+            node.replace_all_uses_with(source)
+            traced.graph.erase_node(node)
+    traced.graph.lint()
+    traced.recompile()
+    traced.delete_all_unused_submodules()
+    return traced
+
+
 def interleaved_latency(models: Mapping[str, nn.Module], example_input: torch.Tensor, *, threads: int = 1,
                         rounds: int = 5, min_run_time: float = 0.1) -> dict[str, float]:
     """Median over ``rounds`` of each model's median latency (ms), timing every model once per round."""
@@ -61,21 +91,27 @@ def interleaved_latency(models: Mapping[str, nn.Module], example_input: torch.Te
 def speedup_rows(model: nn.Module, example_input: torch.Tensor, amounts: Sequence[float],
                  scores: Mapping[str, torch.Tensor], *, threads: int = 1, rounds: int = 5,
                  min_run_time: float = 0.1, memory_format: torch.memory_format = torch.contiguous_format,
-                 masked: bool = True) -> list[dict]:
+                 masked: bool = True, fold_bn: bool = False) -> list[dict]:
     """One row per fraction removed: parameters, MACs, latencies, MAC ratio, speedup and efficiency.
 
     With ``masked=True`` each row also times the ``ln_structured`` masked model at the same fraction,
     whose cost is the dense model's (``masked ms`` is NaN otherwise). All models are timed
     interleaved in the same rounds, with weights and input in ``memory_format``
     (``torch.channels_last`` stores images pixel by pixel, which CPU convolution and pooling kernels
-    prefer). ``model`` is not modified.
+    prefer). With ``fold_bn=True`` the dense and pruned models are timed with BatchNorm folded into
+    the convolutions (:func:`fold_batchnorm`); masked models cannot be folded (their masks are hooks),
+    so ``fold_bn`` requires ``masked=False``. ``model`` is not modified.
     """
+    if fold_bn and masked:
+        raise ValueError("fold_bn=True needs masked=False: masked models keep their BatchNorm layers")
     dense_macs = measure.count_macs(model, example_input)
     models = {"dense": copy.deepcopy(model)}
     for amount in amounts:
         models[f"pruned {amount}"] = prune_channels(model, example_input, amount, scores)
         if masked:
             models[f"masked {amount}"] = ln_structured_masked(model, example_input, amount)
+    if fold_bn:
+        models = {name: fold_batchnorm(m) for name, m in models.items()}
     models = {name: m.eval().to(memory_format=memory_format) for name, m in models.items()}
     timed_input = example_input.contiguous(memory_format=memory_format)
     latency = interleaved_latency(models, timed_input, threads=threads, rounds=rounds, min_run_time=min_run_time)
