@@ -93,10 +93,11 @@ class MinMaxObserver(Observer):
 
     def _observe(self, x):
         lo, hi = torch.aminmax(self._channels(x), dim=1)
-        if self.batches == 0:
-            self.lo, self.hi = lo, hi
-        else:
-            self.lo, self.hi = torch.minimum(self.lo, lo), torch.maximum(self.hi, hi)
+        self.lo, self.hi = (lo, hi) if self.batches == 0 else self._combine(lo, hi)
+
+    def _combine(self, lo: torch.Tensor, hi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The running range after one more batch with range [lo, hi]: the overall min and max."""
+        return torch.minimum(self.lo, lo), torch.maximum(self.hi, hi)
 
     def _range(self):
         return self._squeeze(self.lo), self._squeeze(self.hi)
@@ -111,13 +112,9 @@ class MovingAverageMinMaxObserver(MinMaxObserver):
         super().__init__(**kwargs)
         self.averaging_constant = averaging_constant
 
-    def _observe(self, x):
-        lo, hi = torch.aminmax(self._channels(x), dim=1)
-        if self.batches == 0:
-            self.lo, self.hi = lo, hi
-        else:
-            c = self.averaging_constant
-            self.lo, self.hi = self.lo + c * (lo - self.lo), self.hi + c * (hi - self.hi)
+    def _combine(self, lo, hi):
+        c = self.averaging_constant
+        return self.lo + c * (lo - self.lo), self.hi + c * (hi - self.hi)
 
 
 class _StoredValues(Observer):
