@@ -42,3 +42,28 @@ def test_wheel_name_and_pins_come_from_the_project_files():
     assert jupyterlab.startswith("jupyterlab==") and myst.startswith("jupyterlab-myst==")
     with pytest.raises(RuntimeError, match="no-such-package"):
         downloads.pinned(ROOT, ("no-such-package",))
+
+
+def formatted_bibliography():
+    import bibliography_style
+    from pybtex.database import parse_file
+    from pybtex.plugin import register_plugin
+
+    register_plugin("pybtex.style.labels", "authoryear", bibliography_style.AuthorYearLabels)
+    data = parse_file(str(ROOT / "book" / "references.bib"))
+    style = bibliography_style.AuthorYearStyle()
+    return {entry.key: entry for entry in style.format_entries(data.entries.values())}
+
+
+def test_bibliography_is_author_year_with_capitals_and_links():
+    entries = formatted_bibliography()
+    labels = [e.label for e in entries.values()]
+    assert len(set(labels)) == len(labels)
+    assert entries["han2015learning"].label == "Han et al., 2015"
+    assert entries["greydanus2020scaling"].label == "Greydanus, 2020"
+    assert entries["paszke2019pytorch"].label == "Paszke et al., 2019"  # "and others"
+    html = {key: e.text.render_as("html") for key, e in entries.items()}
+    assert "BinaryConnect" in html["courbariaux2015binaryconnect"]
+    assert 'href="https://arxiv.org/abs/1506.02626"' in html["han2015learning"]
+    missing = [key for key, text in html.items() if 'href="' not in text]
+    assert not missing, f"entries with no DOI, arXiv or URL link: {missing}"
