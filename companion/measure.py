@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torch.utils import benchmark
 
+from .layers import WEIGHT_LAYERS
 from .train import evaluate
 
 __all__ = ["hooked", "count_parameters", "count_nonzero", "sparsity", "dense_bytes", "state_dict_bytes", "file_bytes",
@@ -65,9 +66,6 @@ def file_bytes(path: str | os.PathLike) -> int:
     return Path(path).stat().st_size
 
 
-_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
-
-
 @contextlib.contextmanager
 def hooked(model: nn.Module, hooks: Iterable[tuple[nn.Module, Callable]], *, pre: bool = False) -> Iterator[nn.Module]:
     """Attach forward hooks (``pre=True``: forward-pre hooks) and put ``model`` in eval mode for a block.
@@ -115,7 +113,7 @@ def macs_by_layer(model: nn.Module, example_input: torch.Tensor) -> dict[str, in
             counts[name] = counts.get(name, 0) + _layer_macs(module, output)
         return hook
 
-    layers = [(m, counter(name)) for name, m in model.named_modules() if isinstance(m, (nn.Linear, *_CONVS))]
+    layers = [(m, counter(name)) for name, m in model.named_modules() if isinstance(m, WEIGHT_LAYERS)]
     with hooked(model, layers):
         model(example_input)
     return counts

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.utils import benchmark
 
-from .masks import PRUNABLE_TYPES
+from ..layers import WEIGHT_LAYERS
 
 __all__ = ["to_csr", "csr_bytes", "csr_state_dict", "csr_model_bytes", "save_csr", "load_csr", "SparseLinear",
            "matmul_latency"]
@@ -67,7 +67,7 @@ def csr_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     state = model.state_dict()
     if any(k.endswith(("_orig", "_mask")) for k in state):
         raise ValueError("model still carries pruning masks: call make_permanent(model) first")
-    weights = {f"{name}.weight" for name, m in model.named_modules() if isinstance(m, PRUNABLE_TYPES)}
+    weights = {f"{name}.weight" for name, m in model.named_modules() if isinstance(m, WEIGHT_LAYERS)}
     out: dict[str, torch.Tensor] = {}
     for key, tensor in state.items():
         if key in weights:

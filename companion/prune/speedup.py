@@ -21,15 +21,15 @@ import statistics
 from typing import Mapping, Sequence
 
 import torch
-import torch.fx
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
 from .. import measure
+from ..layers import fold_batchnorm
 from .dependency import dependency_groups
 from .surgery import prune_channels
 
-__all__ = ["ln_structured_masked", "fold_batchnorm", "interleaved_latency", "speedup_rows", "layer_latencies"]
+__all__ = ["ln_structured_masked", "interleaved_latency", "speedup_rows", "layer_latencies"]
 
 
 def ln_structured_masked(model: nn.Module, example_input: torch.Tensor, amount: float, n: int = 2) -> nn.Module:
@@ -45,35 +45,6 @@ def ln_structured_masked(model: nn.Module, example_input: torch.Tensor, amount: 
         for name in group.producers:
             torch_prune.ln_structured(modules[name], "weight", amount=amount, n=n, dim=0)
     return masked
-
-
-def fold_batchnorm(model: nn.Module) -> nn.Module:
-    """An eval-mode copy of ``model`` with every Conv→BatchNorm pair folded into one Conv.
-
-    In eval mode BatchNorm is a fixed per-channel affine map, so conv then BN equals one conv with
-    W' = W·γ/σ and b' = β + (b − μ)·γ/σ, σ = √(var + ε) (:func:`companion.quant.static.fold_batchnorm`,
-    derived in chapter 3.2). Deployed models are timed this way: it saves a pass over every
-    activation. The model is traced with ``torch.fx``, so a BatchNorm is folded exactly when it reads a
-    Conv2d's output and nothing else does, in Sequential CNNs and residual blocks alike.
-    """
-    from ..quant.static import fold_batchnorm as fold_pair
-
-    traced = torch.fx.symbolic_trace(copy.deepcopy(model).eval())
-    modules = dict(traced.named_modules())
-    for node in list(traced.graph.nodes):
-        if node.op != "call_module" or not isinstance(modules[node.target], nn.BatchNorm2d):
-            continue
-        source = node.args[0]
-        if (isinstance(source, torch.fx.Node) and source.op == "call_module"
-                and isinstance(modules[source.target], nn.Conv2d) and len(source.users) == 1):
-            parent, _, name = source.target.rpartition(".")
-            setattr(traced.get_submodule(parent), name, fold_pair(modules[source.target], modules[node.target]))
-            node.replace_all_uses_with(source)
-            traced.graph.erase_node(node)
-    traced.graph.lint()
-    traced.recompile()
-    traced.delete_all_unused_submodules()
-    return traced
 
 
 def interleaved_latency(models: Mapping[str, nn.Module], example_input: torch.Tensor, *, threads: int = 1,
@@ -99,7 +70,7 @@ def speedup_rows(model: nn.Module, example_input: torch.Tensor, amounts: Sequenc
     interleaved in the same rounds, with weights and input in ``memory_format``
     (``torch.channels_last`` stores images pixel by pixel, which CPU convolution and pooling kernels
     prefer). With ``fold_bn=True`` the dense and pruned models are timed with BatchNorm folded into
-    the convolutions (:func:`fold_batchnorm`); masked models cannot be folded (their masks are hooks),
+    the convolutions (:func:`companion.layers.fold_batchnorm`); masked models cannot be folded (their masks are hooks),
     so ``fold_bn`` requires ``masked=False``. ``model`` is not modified.
     """
     if fold_bn and masked:
