@@ -19,8 +19,11 @@ Structured pruning removes whole units and everything that depends on them:
 
 Export policy (the same in :mod:`companion.quant`): every module lists its public names in
 ``__all__`` and this package re-exports all of them; names starting with ``_`` stay inside their module.
+It also re-exports the helpers of :mod:`companion.layers` and :mod:`companion.measure` that chapter
+3.5 introduced from here (``fold_batchnorm``, ``interleaved_latency``, ``layer_latencies``).
 """
 from ..layers import fold_batchnorm
+from ..measure import interleaved_latency, layer_latencies
 from . import dependency, importance, lottery, masks, schedules, sensitivity, sparse, speedup, surgery, unstructured
 from .dependency import *  # noqa: F401,F403
 from .importance import *  # noqa: F401,F403
@@ -34,4 +37,4 @@ from .surgery import *  # noqa: F401,F403
 from .unstructured import *  # noqa: F401,F403
 
 MODULES = (masks, unstructured, schedules, lottery, sensitivity, sparse, dependency, importance, surgery, speedup)
-__all__ = [name for module in MODULES for name in module.__all__] + ["fold_batchnorm"]
+__all__ = [name for module in MODULES for name in module.__all__] + ["fold_batchnorm", "interleaved_latency", "layer_latencies"]

@@ -10,14 +10,12 @@ channels divides its MACs by 1/(1 − f)², but element-wise work (BatchNorm, Re
 1/(1 − f), and smaller matrix products run the CPU's kernels less efficiently, so efficiency falls
 below 1 when channels are few.
 
-Latencies are medians of :func:`companion.measure.latency` measured **interleaved**: each round times
-every model once, and the median over rounds is reported, so slow phases of a shared machine hit all
-models alike.
+Latencies come from :func:`companion.measure.interleaved_latency`: each round times every model
+once, and the median over rounds is reported, so slow phases of a shared machine hit all models alike.
 """
 from __future__ import annotations
 
 import copy
-import statistics
 from typing import Mapping, Sequence
 
 import torch
@@ -29,7 +27,7 @@ from ..layers import fold_batchnorm
 from .dependency import dependency_groups
 from .surgery import prune_channels
 
-__all__ = ["ln_structured_masked", "interleaved_latency", "speedup_rows", "layer_latencies"]
+__all__ = ["ln_structured_masked", "speedup_rows"]
 
 
 def ln_structured_masked(model: nn.Module, example_input: torch.Tensor, amount: float, n: int = 2) -> nn.Module:
@@ -45,18 +43,6 @@ def ln_structured_masked(model: nn.Module, example_input: torch.Tensor, amount: 
         for name in group.producers:
             torch_prune.ln_structured(modules[name], "weight", amount=amount, n=n, dim=0)
     return masked
-
-
-def interleaved_latency(models: Mapping[str, nn.Module], example_input: torch.Tensor, *, threads: int = 1,
-                        rounds: int = 5, min_run_time: float = 0.1) -> dict[str, float]:
-    """Median over ``rounds`` of each model's median latency (ms), timing every model once per round."""
-    if rounds < 1:
-        raise ValueError(f"rounds must be ≥ 1, got {rounds}")
-    times: dict[str, list[float]] = {name: [] for name in models}
-    for _ in range(rounds):
-        for name, model in models.items():
-            times[name].append(measure.latency(model, example_input, threads=threads, min_run_time=min_run_time).median_ms)
-    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def speedup_rows(model: nn.Module, example_input: torch.Tensor, amounts: Sequence[float],
@@ -85,7 +71,7 @@ def speedup_rows(model: nn.Module, example_input: torch.Tensor, amounts: Sequenc
         models = {name: fold_batchnorm(m) for name, m in models.items()}
     models = {name: m.eval().to(memory_format=memory_format) for name, m in models.items()}
     timed_input = example_input.contiguous(memory_format=memory_format)
-    latency = interleaved_latency(models, timed_input, threads=threads, rounds=rounds, min_run_time=min_run_time)
+    latency = measure.interleaved_latency(models, timed_input, threads=threads, rounds=rounds, min_run_time=min_run_time)
     rows = []
     for amount in amounts:
         pruned = models[f"pruned {amount}"]
@@ -97,26 +83,3 @@ def speedup_rows(model: nn.Module, example_input: torch.Tensor, amounts: Sequenc
                      "MAC ratio": mac_ratio, "speedup": speedup, "efficiency": speedup / mac_ratio,
                      "threads": threads, "memory format": str(memory_format).removeprefix("torch.")})
     return rows
-
-
-@torch.no_grad()
-def layer_latencies(model: nn.Module, example_input: torch.Tensor, *, threads: int = 1,
-                    min_run_time: float = 0.1) -> dict[str, float]:
-    """Median latency (ms) of each leaf layer of ``model`` on the input it receives in a forward pass.
-
-    Each leaf module is timed on its own, on a copy of the input it received; a layer called several
-    times is timed on its first call.
-    """
-    inputs: dict[str, torch.Tensor] = {}
-
-    def recorder(name: str):
-        def hook(module, args):
-            inputs.setdefault(name, args[0].clone())
-        return hook
-
-    modules = dict(model.named_modules())
-    leaves = [(module, recorder(name)) for name, module in modules.items() if name and not list(module.children())]
-    with measure.hooked(model, leaves, pre=True):
-        model(example_input)
-    return {name: measure.latency(modules[name], x, threads=threads, min_run_time=min_run_time).median_ms
-            for name, x in inputs.items()}
