@@ -63,8 +63,9 @@ def speedup_rows(model: nn.Module, example_input: torch.Tensor, amounts: Sequenc
         raise ValueError("fold_bn=True needs masked=False: masked models keep their BatchNorm layers")
     dense_macs = measure.count_macs(model, example_input)
     models = {"dense": copy.deepcopy(model)}
+    groups = dependency_groups(model, example_input)
     for amount in amounts:
-        models[f"pruned {amount}"] = prune_channels(model, example_input, amount, scores)
+        models[f"pruned {amount}"] = prune_channels(model, None, amount, scores, groups=groups)
         if masked:
             models[f"masked {amount}"] = ln_structured_masked(model, example_input, amount)
     if fold_bn:
