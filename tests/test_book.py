@@ -193,16 +193,18 @@ def test_download_page_serves_a_wheel_that_installs_into_a_fresh_venv(server, tm
         assert sorted(archive.namelist()) == sorted(f"{page[:-5]}.ipynb" for page in chapter_pages())
 
     env = tmp_path / "env"
-    venv.create(env, with_pip=True)
+    venv.create(env, with_pip=False)  # pip runs from this interpreter, installing into the new venv
     python = env / "bin" / "python"
     site_packages = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                         capture_output=True, text=True, check=True).stdout.strip())
     # The dependencies (torch, numpy, ...) come from this interpreter's environment, seen through a
     # .pth file, so pip resolves them without a network; the package itself comes only from the wheel.
     (site_packages / "outer.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PIP_FIND_LINKS")}
-    install = subprocess.run([str(python), "-m", "pip", "install", "--no-index", "--disable-pip-version-check",
-                              str(wheel)], capture_output=True, text=True, env=clean, cwd=tmp_path)
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("PIP_")}
+    clean["PIP_CONFIG_FILE"] = os.devnull  # no site-wide index or wheel folder: the wheel alone
+    install = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-index",
+                              "--disable-pip-version-check", str(wheel)],
+                             capture_output=True, text=True, env=clean, cwd=tmp_path)
     assert install.returncode == 0, install.stdout + install.stderr
     probe = ("import companion, companion.prune, companion.quant, companion.plots, companion.checks; "
              "print(companion.__file__)")

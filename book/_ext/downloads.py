@@ -2,8 +2,8 @@
 
 On ``builder-inited`` (HTML builds only) this builds the package's wheel from ``pyproject.toml`` and
 zips ``notebooks/*.ipynb`` (as committed: without outputs) into ``<site>/downloads/``. The
-``{companion-downloads}`` directive writes the links and the install commands with the real file
-names, so the page never names a file the build did not make.
+``{companion-downloads}`` and ``{companion-install}`` directives write the links and the install
+commands with the real file names, so the page never names a file the build did not make.
 """
 from __future__ import annotations
 
@@ -88,37 +88,47 @@ def _publish(app) -> None:
 
 
 class CompanionDownloads(SphinxDirective):
-    """The download links and the commands that install the wheel and open the notebooks."""
+    """The download links, with the real file names."""
 
     def run(self) -> list[nodes.Node]:
         here = self.env.app.builder.get_target_uri(self.env.docname)
-        project = Path(self.env.srcdir)
-        wheel = wheel_name(project)
-
-        def link(filename: str, text: str) -> nodes.paragraph:
-            uri = relative_uri(here, f"{DOWNLOADS}/{filename}")
-            para = nodes.paragraph()
-            para += nodes.reference("", text, refuri=uri, classes=["companion-download"])
-            para += nodes.Text(f" ({filename})")
-            return para
-
         items = nodes.bullet_list()
-        for filename, text in ((wheel, "The companion package, as a wheel"),
+        for filename, text in ((wheel_name(Path(self.env.srcdir)), "The companion package, as a wheel"),
                                (NOTEBOOKS_ZIP, "The chapters, as Jupyter notebooks")):
+            para = nodes.paragraph()
+            para += nodes.reference("", text, refuri=relative_uri(here, f"{DOWNLOADS}/{filename}"),
+                                    classes=["companion-download"])
+            para += nodes.Text(f" ({filename})")
             item = nodes.list_item()
-            item += link(filename, text)
+            item += para
             items += item
+        repository = (self.config.html_theme_options or {}).get("repository_url", "").strip()
+        if repository:  # _config.yml's repository: url:, when the project has one
+            para = nodes.paragraph()
+            para += nodes.reference("", "The source repository", refuri=repository)
+            para += nodes.Text(" (to clone, with the tests and the book's sources)")
+            item = nodes.list_item()
+            item += para
+            items += item
+        return [items]
+
+
+class CompanionInstall(SphinxDirective):
+    """The commands that install the wheel (with the pinned JupyterLab packages) and open the notebooks."""
+
+    def run(self) -> list[nodes.Node]:
+        project = Path(self.env.srcdir)
         commands = "\n".join([
             "python -m venv book-env && . book-env/bin/activate",
-            f"pip install {wheel} {' '.join(pinned(project, LAB_PACKAGES))}",
+            f"pip install {wheel_name(project)} {' '.join(pinned(project, LAB_PACKAGES))}",
             f"unzip {NOTEBOOKS_ZIP}",
             "jupyter lab notebooks/",
         ])
-        block = nodes.literal_block(commands, commands, language="bash")
-        return [items, block]
+        return [nodes.literal_block(commands, commands, language="bash")]
 
 
 def setup(app):
     app.connect("builder-inited", _publish)
     app.add_directive("companion-downloads", CompanionDownloads)
+    app.add_directive("companion-install", CompanionInstall)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
