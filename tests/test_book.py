@@ -138,6 +138,23 @@ def test_phone_navigation_drawers_open_and_their_links_work(server, path):
         browser.close()
 
 
+def test_no_page_is_wider_than_a_phone(server):
+    """At 390 px nothing (an inline literal, a table, a figure) makes the page scroll sideways."""
+    from playwright.sync_api import sync_playwright
+
+    wide = []
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        for path in toc_pages():
+            page.goto(f"{server}/{path}", wait_until="networkidle")
+            width = page.evaluate("document.documentElement.scrollWidth")
+            if width > 391:
+                wide.append(f"{path}: {width} px")
+        browser.close()
+    assert not wide, "pages wider than a 390 px phone:\n" + "\n".join(wide)
+
+
 def test_desktop_menu_button_collapses_the_sidebar_and_theme_button_changes_the_page(server):
     from playwright.sync_api import sync_playwright
 
