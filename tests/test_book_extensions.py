@@ -67,3 +67,16 @@ def test_bibliography_is_author_year_with_capitals_and_links():
     assert 'href="https://arxiv.org/abs/1506.02626"' in html["han2015learning"]
     missing = [key for key, text in html.items() if 'href="' not in text]
     assert not missing, f"entries with no DOI, arXiv or URL link: {missing}"
+
+
+def test_repository_button_follows_the_one_url_setting():
+    import types
+
+    import site_links
+
+    with_url = types.SimpleNamespace(html_theme_options={"repository_url": "https://example.org/book"})
+    site_links._show_repository_button(None, with_url)
+    assert with_url.html_theme_options["use_repository_button"] is True
+    without = types.SimpleNamespace(html_theme_options={"repository_url": ""})
+    site_links._show_repository_button(None, without)
+    assert "use_repository_button" not in without.html_theme_options
