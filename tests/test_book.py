@@ -119,6 +119,9 @@ def test_phone_navigation_drawers_open_and_their_links_work(server, path):
         sidebar = page.locator(".bd-sidebar-primary")
         assert not sidebar.is_visible()
         page.locator(".primary-toggle").first.click()
+        # The drawer slides in: wait until it is fully on screen.
+        page.wait_for_function("() => document.querySelector('.bd-sidebar-primary').getBoundingClientRect().left >= 0",
+                               timeout=5000)
         chapter = sidebar.locator("a.reference", has_text="3.5").first
         chapter.wait_for(state="visible", timeout=5000)
         box = chapter.bounding_box()
@@ -130,6 +133,9 @@ def test_phone_navigation_drawers_open_and_their_links_work(server, path):
         contents = page.locator(".bd-sidebar-secondary")
         assert not contents.is_visible()
         page.locator(".secondary-toggle").first.click()
+        page.wait_for_function(
+            "() => document.querySelector('.bd-sidebar-secondary').getBoundingClientRect().right <= innerWidth + 1",
+            timeout=5000)
         section = contents.locator("a.nav-link").nth(1)
         section.wait_for(state="visible", timeout=5000)
         target = section.get_attribute("href")
