@@ -112,7 +112,8 @@ def _shrink(linear: nn.Linear, rows: torch.Tensor | None = None, cols: torch.Ten
         weight, bias = weight[rows], (bias[rows] if bias is not None else None)
     if cols is not None:
         weight = weight[:, cols]
-    new = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
+    # skip_init: no random initialisation to overwrite (and none of zero-sized layers' warnings)
+    new = nn.utils.skip_init(nn.Linear, weight.shape[1], weight.shape[0], bias=bias is not None)
     with torch.no_grad():
         new.weight.copy_(weight)
         if bias is not None:
