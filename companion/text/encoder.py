@@ -16,7 +16,8 @@ and 512 positions: 22.7 M parameters, half of them in the word-embedding table.
 
 Two optional masks make every head and every FFN neuron prunable and scorable:
 ``head_mask[l, h]`` multiplies head h's attention probabilities in layer l (Michel et al. 2019) and
-``neuron_mask[l, j]`` multiplies FFN neuron j's activation. Heads and neurons are removed physically by
+``neuron_mask[l, j]`` multiplies FFN neuron j's activation; with an extra batch axis,
+``head_mask[l, b, h]`` and ``neuron_mask[l, b, j]``, each sentence of the batch has its own gates. Heads and neurons are removed physically by
 :mod:`companion.text.pruning`, after which layers hold different numbers of them.
 """
 from __future__ import annotations
@@ -110,8 +111,8 @@ class SelfAttention(nn.Module):
         q, k, v = self._split(self.query(x)), self._split(self.key(x)), self._split(self.value(x))
         scores = q @ k.transpose(-1, -2) / math.sqrt(self.head_dim) + additive_mask
         probs = scores.softmax(dim=-1)
-        if head_mask is not None:
-            probs = probs * head_mask.reshape(1, -1, 1, 1)
+        if head_mask is not None:  # (heads,) for every sentence, or (batch, heads): one gate per sentence
+            probs = probs * head_mask.reshape(-1 if head_mask.dim() == 2 else 1, self.num_heads, 1, 1)
         context = (probs @ v).transpose(1, 2).reshape(x.shape[0], x.shape[1], self.num_heads * self.head_dim)
         return self.norm(x + self.output(context))
 
@@ -127,8 +128,8 @@ class FeedForward(nn.Module):
 
     def forward(self, x: torch.Tensor, neuron_mask: torch.Tensor | None = None) -> torch.Tensor:
         activation = F.gelu(self.up(x))
-        if neuron_mask is not None:
-            activation = activation * neuron_mask
+        if neuron_mask is not None:  # (neurons,) for every sentence, or (batch, neurons)
+            activation = activation * (neuron_mask.unsqueeze(1) if neuron_mask.dim() == 2 else neuron_mask)
         return self.norm(x + self.down(activation))
 
 

@@ -7,7 +7,10 @@ head h a gate ξ_h multiplying its attention output (``head_mask`` of
 
     I_h = E_x |∂L(x)/∂ξ_h|,
 
-estimated by summing |∂L/∂ξ_h| over mini-batches (the loss of one batch is its mean cross-entropy).
+with L(x) the loss of one example: the magnitude is taken per sentence, before averaging, so that
+gradients of opposite sign on different sentences do not cancel. One backward pass gives all of them:
+each sentence of a batch gets its own copy of the gates, and the gradient of the summed loss with
+respect to sentence x's copy is ∂L(x)/∂ξ.
 Michel et al. then divide each layer's scores by their ℓ2 norm over the layer's heads, which makes
 layers comparable before one global ranking. FFN neurons get the same treatment with a gate on each
 neuron's GELU output (``neuron_mask``).
@@ -28,7 +31,10 @@ from torch.nn import functional as F
 
 from .encoder import SentenceEncoder
 
-__all__ = ["gate_importance", "normalize_per_layer", "lowest_units", "prune_heads", "prune_neurons"]
+__all__ = ["IMPORTANCE_FORMAT", "gate_importance", "normalize_per_layer", "lowest_units", "prune_heads", "prune_neurons"]
+
+
+IMPORTANCE_FORMAT = 2  # bump when gate_importance changes what it computes (part of cache keys)
 
 
 def _check_encoder(model) -> None:
@@ -38,11 +44,11 @@ def _check_encoder(model) -> None:
 
 def gate_importance(model: SentenceEncoder, classifier: nn.Module,
                     batches: Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """Σ over batches of |∂L/∂ξ| for every head gate and every FFN-neuron gate (Michel et al. 2019).
+    """E_x |∂L(x)/∂ξ| for every head gate and every FFN-neuron gate (Michel et al. 2019).
 
-    ``batches`` yields ``(input_ids, attention_mask, labels)``; L is the mean cross-entropy of
-    ``classifier(model(...))``. Returns ``{"heads": (layers, heads), "neurons": (layers, FFN width)}``
-    (unnormalized). Needs an unpruned model (every layer the same width). Weights are not changed and
+    ``batches`` yields ``(input_ids, attention_mask, labels)``; L(x) is the cross-entropy of
+    ``classifier(model(x))`` for one sentence x. Returns the means over all sentences,
+    ``{"heads": (layers, heads), "neurons": (layers, FFN width)}`` (unnormalized). Needs an unpruned model (every layer the same width). Weights are not changed and
     get no gradient.
     """
     _check_encoder(model)
@@ -50,9 +56,9 @@ def gate_importance(model: SentenceEncoder, classifier: nn.Module,
     if len(heads) != 1 or len(neurons) != 1:
         raise ValueError("gate_importance needs a model whose layers all have the same width (score before pruning)")
     layers = len(model.layers)
-    head_gate = torch.ones(layers, heads.pop(), requires_grad=True)
-    neuron_gate = torch.ones(layers, neurons.pop(), requires_grad=True)
-    scores = {"heads": torch.zeros_like(head_gate), "neurons": torch.zeros_like(neuron_gate)}
+    heads, neurons = heads.pop(), neurons.pop()
+    dtype = next(model.parameters()).dtype
+    scores = {"heads": torch.zeros(layers, heads, dtype=dtype), "neurons": torch.zeros(layers, neurons, dtype=dtype)}
     parameters = list(model.parameters()) + list(classifier.parameters())
     saved = [p.requires_grad for p in parameters]
     model.eval()
@@ -61,17 +67,21 @@ def gate_importance(model: SentenceEncoder, classifier: nn.Module,
         for p in parameters:
             p.requires_grad_(False)
         for input_ids, attention_mask, labels in batches:
-            loss = F.cross_entropy(classifier(model(input_ids, attention_mask, head_gate, neuron_gate)), labels)
+            size = len(input_ids)  # one gate per (layer, sentence, unit)
+            head_gate = torch.ones(layers, size, heads, dtype=dtype, requires_grad=True)
+            neuron_gate = torch.ones(layers, size, neurons, dtype=dtype, requires_grad=True)
+            logits = classifier(model(input_ids, attention_mask, head_gate, neuron_gate))
+            loss = F.cross_entropy(logits, labels, reduction="sum")  # Σ_x L(x): its gradient per copy is ∂L(x)/∂ξ
             grad_heads, grad_neurons = torch.autograd.grad(loss, (head_gate, neuron_gate))
-            scores["heads"] += grad_heads.abs()
-            scores["neurons"] += grad_neurons.abs()
-            count += 1
+            scores["heads"] += grad_heads.abs().sum(dim=1)
+            scores["neurons"] += grad_neurons.abs().sum(dim=1)
+            count += size
     finally:
         for p, flag in zip(parameters, saved):
             p.requires_grad_(flag)
     if count == 0:
         raise ValueError("batches is empty: importance needs at least one batch")
-    return scores
+    return {name: total / count for name, total in scores.items()}
 
 
 def normalize_per_layer(scores: torch.Tensor) -> torch.Tensor:
@@ -112,12 +122,11 @@ def _shrink(linear: nn.Linear, rows: torch.Tensor | None = None, cols: torch.Ten
         weight, bias = weight[rows], (bias[rows] if bias is not None else None)
     if cols is not None:
         weight = weight[:, cols]
-    # skip_init: no random initialisation to overwrite (and none of zero-sized layers' warnings)
-    new = nn.utils.skip_init(nn.Linear, weight.shape[1], weight.shape[0], bias=bias is not None)
-    with torch.no_grad():
-        new.weight.copy_(weight)
-        if bias is not None:
-            new.bias.copy_(bias)
+    new = nn.Linear(1, 1, bias=bias is not None)  # its parameters are replaced: nothing to initialise at full size
+    new.in_features, new.out_features = weight.shape[1], weight.shape[0]
+    new.weight = nn.Parameter(weight.clone())
+    if bias is not None:
+        new.bias = nn.Parameter(bias.clone())
     return new
 
 
