@@ -11,14 +11,14 @@
 """
 from .compress import Int4Linear, Int8Embedding, quantize_embeddings, quantize_linears_int4
 from .data import TextSplits, sentiment_sentences
-from .embed import cached, cached_embeddings, embed, fingerprint
+from .embed import cached, cached_embeddings, embed, fingerprint, texts_fingerprint
 from .encoder import EncoderConfig, SentenceEncoder, load_minilm, mean_pool, model_dir
 from .evaluate import classifier_accuracy, variant_row
-from .pruning import gate_importance, lowest_units, normalize_per_layer, prune_heads, prune_neurons
+from .pruning import IMPORTANCE_FORMAT, gate_importance, lowest_units, normalize_per_layer, prune_heads, prune_neurons
 from .tokenizer import TokenBatch, Tokenizer
 
-__all__ = ["Int4Linear", "Int8Embedding", "quantize_embeddings", "quantize_linears_int4", "TextSplits",
-           "sentiment_sentences", "cached", "cached_embeddings", "embed", "fingerprint", "EncoderConfig",
-           "SentenceEncoder", "load_minilm", "mean_pool", "model_dir", "classifier_accuracy", "variant_row",
-           "gate_importance", "lowest_units", "normalize_per_layer", "prune_heads", "prune_neurons", "TokenBatch",
-           "Tokenizer"]
+__all__ = ["EncoderConfig", "SentenceEncoder", "load_minilm", "mean_pool", "model_dir", "TokenBatch", "Tokenizer",
+           "TextSplits", "sentiment_sentences", "cached", "cached_embeddings", "embed", "fingerprint",
+           "texts_fingerprint", "Int4Linear", "Int8Embedding", "quantize_embeddings", "quantize_linears_int4",
+           "IMPORTANCE_FORMAT", "gate_importance", "lowest_units", "normalize_per_layer", "prune_heads",
+           "prune_neurons", "classifier_accuracy", "variant_row"]

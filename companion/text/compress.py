@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..layers import set_submodule
 from ..quant.affine import calc_qparams, quantize
 from ..quant.lowbit import quantize_uniform
 
@@ -110,14 +111,11 @@ class Int4Linear(nn.Module):
 
 
 def _replace(model: nn.Module, kind: type, convert) -> int:
-    count = 0
-    for name, child in model.named_children():
-        if type(child) is kind:
-            setattr(model, name, convert(child))
-            count += 1
-        else:
-            count += _replace(child, kind, convert)
-    return count
+    """Replace every submodule of exactly type ``kind`` by ``convert(submodule)``, in place; return how many."""
+    names = [name for name, module in model.named_modules() if type(module) is kind]
+    for name in names:
+        set_submodule(model, name, convert(model.get_submodule(name)))
+    return len(names)
 
 
 def quantize_embeddings(model: nn.Module) -> nn.Module:
