@@ -36,7 +36,7 @@ def check_quantize_rows(quantize_rows) -> None:
 
 @exercise
 def check_lowest_heads(lowest_heads) -> None:
-    """``lowest_heads(scores, count)`` → {layer: sorted heads}, the ``count`` lowest after per-layer ℓ2 normalization."""
+    """``lowest_heads(scores, count)`` → {layer: sorted heads}: the ``count`` lowest after per-layer ℓ2 norms."""
     generator = torch.Generator().manual_seed(0)
     scores = torch.rand(4, 6, generator=generator) * torch.tensor([[1.0], [10.0], [0.1], [3.0]])
     for count in (0, 5, 12):

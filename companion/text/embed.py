@@ -83,7 +83,8 @@ def texts_fingerprint(texts: Sequence[str]) -> str:
     return hashlib.blake2b("\x00".join(texts).encode(), digest_size=16).hexdigest()
 
 
-def cached_embeddings(model: nn.Module, tokenizer: Tokenizer, texts: Sequence[str], batch_size: int = 32) -> torch.Tensor:
+def cached_embeddings(model: nn.Module, tokenizer: Tokenizer, texts: Sequence[str],
+                      batch_size: int = 32) -> torch.Tensor:
     """:func:`embed`, cached under the model's :func:`fingerprint`, the texts and the tokenizer's length limit."""
     key = {"model": fingerprint(model), "texts": texts_fingerprint(texts), "max_length": tokenizer.max_length}
     return cached("embeddings", key, lambda: embed(model, tokenizer, texts, batch_size))

