@@ -72,8 +72,8 @@ def test_minilm_shape_and_parameter_count(minilm):
 def test_tokenizer_truncates_long_text_to_the_models_positions(tokenizer, minilm):
     batch = tokenizer([" ".join(["wonderful"] * 2000), "short"])
     assert batch.input_ids.shape == (2, 512)
-    assert batch.input_ids[0, 0] == tokenizer._tokenizer.token_to_id("[CLS]")
-    assert batch.input_ids[0, -1] == tokenizer._tokenizer.token_to_id("[SEP]")
+    assert batch.input_ids[0, 0] == tokenizer.token_id("[CLS]")
+    assert batch.input_ids[0, -1] == tokenizer.token_id("[SEP]")
     assert batch.attention_mask[1].sum() == 3
     with torch.no_grad():
         assert minilm(*batch).shape == (2, 384)
@@ -90,6 +90,8 @@ def test_bad_input_is_rejected_clearly(tokenizer, minilm):
         tokenizer(["fine", 3])
     with pytest.raises(ValueError, match="max_length"):
         Tokenizer(max_length=513)
+    with pytest.raises(ValueError, match="vocabulary"):
+        tokenizer.token_id("[NOT-A-TOKEN]")
     with pytest.raises(ValueError, match="513 positions but the model has only 512"):
         minilm(torch.ones(1, 513, dtype=torch.int64))
     with pytest.raises(ValueError, match="batch"):

@@ -70,6 +70,13 @@ class Tokenizer:
         """Tokenize and pad a batch of texts."""
         return self.pad(self.encode(texts))
 
+    def token_id(self, token: str) -> int:
+        """The id of one vocabulary entry, e.g. ``"[SEP]"`` (a ``ValueError`` if it is not in the vocabulary)."""
+        index = self._tokenizer.token_to_id(token)
+        if index is None:
+            raise ValueError(f"token {token!r} is not in the vocabulary")
+        return index
+
     def tokens(self, text: str) -> list[str]:
         """The sub-word strings of one text (for display)."""
         return self._tokenizer.encode(text).tokens
