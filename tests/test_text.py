@@ -63,6 +63,36 @@ def test_encoder_matches_transformers_bert_model(minilm, tokenizer):
     torch.testing.assert_close(pooled, mean_pool(expected, batch.attention_mask), atol=1e-5, rtol=0)
 
 
+def test_encoder_matches_pytorch_transformer_encoder_layers(minilm, tokenizer):
+    """A second, install-free reference for the layers' arithmetic: torch.nn.TransformerEncoderLayer (post-norm)."""
+    config = minilm.config
+    batch = tokenizer(SENTENCES)
+    embeddings = minilm.embeddings
+    positions = torch.arange(batch.input_ids.shape[1])
+    x = F.layer_norm(F.embedding(batch.input_ids, embeddings.word.weight) + embeddings.position.weight[positions]
+                     + embeddings.token_type.weight[0], (config.hidden_size,), embeddings.norm.weight,
+                     embeddings.norm.bias, config.layer_norm_eps)
+    padding = batch.attention_mask == 0
+    with torch.no_grad():
+        for layer in minilm.layers:
+            reference = nn.TransformerEncoderLayer(config.hidden_size, config.num_heads, config.intermediate_size,
+                                                   dropout=0.0, activation="gelu", layer_norm_eps=config.layer_norm_eps,
+                                                   batch_first=True, norm_first=False).eval()
+            attention, ffn = layer.attention, layer.ffn
+            reference.self_attn.in_proj_weight.copy_(torch.cat([attention.query.weight, attention.key.weight,
+                                                                attention.value.weight]))
+            reference.self_attn.in_proj_bias.copy_(torch.cat([attention.query.bias, attention.key.bias,
+                                                              attention.value.bias]))
+            for mine, theirs in [(attention.output, reference.self_attn.out_proj), (attention.norm, reference.norm1),
+                                 (ffn.up, reference.linear1), (ffn.down, reference.linear2), (ffn.norm, reference.norm2)]:
+                theirs.weight.copy_(mine.weight)
+                theirs.bias.copy_(mine.bias)
+            x = reference(x, src_key_padding_mask=padding)
+        got = minilm.token_states(batch.input_ids, batch.attention_mask)
+    real = batch.attention_mask.bool()
+    torch.testing.assert_close(got[real], x[real], atol=1e-5, rtol=0)
+
+
 def test_minilm_shape_and_parameter_count(minilm):
     assert minilm.config == EncoderConfig()
     assert sum(p.numel() for p in minilm.parameters()) == 22_565_376  # 22.7 M with the unused pooler
