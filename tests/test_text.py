@@ -83,8 +83,9 @@ def test_encoder_matches_pytorch_transformer_encoder_layers(minilm, tokenizer):
                                                                 attention.value.weight]))
             reference.self_attn.in_proj_bias.copy_(torch.cat([attention.query.bias, attention.key.bias,
                                                               attention.value.bias]))
-            for mine, theirs in [(attention.output, reference.self_attn.out_proj), (attention.norm, reference.norm1),
-                                 (ffn.up, reference.linear1), (ffn.down, reference.linear2), (ffn.norm, reference.norm2)]:
+            pairs = [(attention.output, reference.self_attn.out_proj), (attention.norm, reference.norm1),
+                     (ffn.up, reference.linear1), (ffn.down, reference.linear2), (ffn.norm, reference.norm2)]
+            for mine, theirs in pairs:
                 theirs.weight.copy_(mine.weight)
                 theirs.bias.copy_(mine.bias)
             x = reference(x, src_key_padding_mask=padding)
