@@ -12,7 +12,7 @@ from companion.compress import (CompressedFileError, decode_model, encode_model,
 from companion.compress import container
 from companion.models import MLP, SmallCNN
 from companion.prune import l1_unstructured, make_permanent
-from companion.quant.lowbit import weight_layers
+from companion.layers import weight_layers
 
 
 @settings(max_examples=200, deadline=None)

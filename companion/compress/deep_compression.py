@@ -30,9 +30,9 @@ import torch
 from torch import nn
 
 from ..data import Splits
+from ..layers import set_submodule, weight_layers
 from ..prune import AGP, GradualPruner, make_permanent
 from ..quant.kmeans import KMeansWeight, SharedWeight, kmeans_quantize
-from ..quant.lowbit import _set_submodule, weight_layers
 from ..train import CACHE_FORMAT, TRAIN_THREADS, cache_dir, fit, seed_everything
 
 __all__ = ["prune_and_finetune", "share_pruned_weights", "pin_zero_codes", "finetune_centroids", "cached",
@@ -107,7 +107,7 @@ def share_pruned_weights(model: nn.Module, bits: int | dict[str, int], iteration
         width = bits[name] if isinstance(bits, dict) else bits
         if isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= 7:
             raise ValueError(f"bits for layer {name!r} must be an integer in [1, 7], got {width!r}")
-        _set_submodule(shared, name, SharedWeight(layer, _share_one(layer.weight, width, iterations)))
+        set_submodule(shared, name, SharedWeight(layer, _share_one(layer.weight, width, iterations)))
     return shared
 
 
