@@ -166,3 +166,16 @@ def test_fresh_process_load_gives_identical_predictions(mlp_shared, tmp_path):
     got = fresh_process_logits(path, x)
     assert torch.equal(got.argmax(1), expected.argmax(1))
     assert torch.allclose(got, expected, atol=1e-5)
+
+
+def test_code_length_tables_and_int8_biases_round_trip():
+    for lengths in ([1, 2, 3, 3, 0], [1, 20, 20, 2]):  # nibbles, and the one-byte fallback (20 > 15)
+        raw, width = container._table_bytes(lengths)
+        assert width == (4 if max(lengths) <= 15 else 8)
+        import io
+        assert container._read_table(io.BytesIO(raw), len(lengths), width) == lengths
+    bias = torch.linspace(-0.3, 0.7, 37)
+    restored = container._read_extra(container._extra_bytes(bias, "q8"), [37], "q8")
+    step = (0.7 + 0.3) / 255
+    assert (restored - bias).abs().max() <= step / 2 + 1e-6
+    assert len(container._extra_bytes(bias, "q8")) == container._extra_size(37, "q8")

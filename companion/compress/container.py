@@ -11,9 +11,11 @@ Layout (all integers little-endian)::
       index                   JSON: architecture, coding, per layer (name, shape, codebook size,
                               index bits, stored entries, stream bytes), extra tensors (name, shape, dtype)
       per layer, in order:    codebook (float32 × K)
-                              [huffman] code lengths of the K value symbols and of the 2^b gaps (1 byte each)
+                              [huffman] code lengths of the K value symbols and of the 2^b gaps
+                              (4 bits each when all are ≤ 15, else 8; the width is in the index)
                               value-code stream, gap stream
-      extra tensors:          biases, BatchNorm parameters and statistics as float16 (integers as int64)
+      extra tensors:          weight layers' biases as int8 (per-tensor affine: float32 S, int8 Z, codes),
+                              BatchNorm parameters and statistics as float16, integers as int64
 
 Each weight layer is stored as Deep Compression stores it: its codebook, then only the stored entries
 (kept weights and filler zeros, see :mod:`~companion.compress.relative_index`) as two streams, the
@@ -40,7 +42,8 @@ from torch import nn
 
 from ..models import build
 from ..quant.kmeans import SharedWeight
-from ..quant.packing import pack, unpack
+from ..quant.affine import calc_qparams, dequantize, quantize
+from ..quant.packing import pack, packed_nbytes, unpack
 from . import huffman
 from .relative_index import from_relative, to_relative
 
@@ -87,19 +90,47 @@ def _extras(model: nn.Module, shared: dict[str, SharedWeight]) -> dict[str, torc
     return out
 
 
-def _stored_dtype(tensor: torch.Tensor) -> str:
-    return "f16" if tensor.is_floating_point() else "i64"
+def _stored_dtype(key: str, tensor: torch.Tensor, shared: dict[str, SharedWeight]) -> str:
+    """How an extra tensor is stored: ``q8`` for a weight layer's bias, ``f16`` other floats, ``i64`` integers."""
+    if not tensor.is_floating_point():
+        return "i64"
+    return "q8" if key.endswith(".bias") and key[: -len(".bias")] in shared else "f16"
 
 
-def _extra_bytes(tensor: torch.Tensor) -> bytes:
-    dtype = torch.float16 if _stored_dtype(tensor) == "f16" else torch.int64
-    return tensor.detach().cpu().to(dtype).contiguous().numpy().tobytes()
+def _extra_size(numel: int, dtype: str) -> int:
+    return {"q8": 5 + numel, "f16": 2 * numel, "i64": 8 * numel}[dtype]
+
+
+def _extra_bytes(tensor: torch.Tensor, dtype: str) -> bytes:
+    """``q8``: float32 scale S, int8 zero-point Z, then int8 codes (asymmetric per tensor, 0 exact)."""
+    tensor = tensor.detach().cpu()
+    if dtype == "q8":
+        scale, zero = calc_qparams(tensor.min(), tensor.max())
+        codes = quantize(tensor, scale, zero).to(torch.int8)
+        return struct.pack("<fb", float(scale), int(zero)) + codes.contiguous().numpy().tobytes()
+    torch_dtype = torch.float16 if dtype == "f16" else torch.int64
+    return tensor.to(torch_dtype).contiguous().numpy().tobytes()
 
 
 def _read_extra(raw: bytes, shape: list[int], dtype: str) -> torch.Tensor:
+    if dtype == "q8":
+        scale, zero = struct.unpack_from("<fb", raw)
+        codes = torch.frombuffer(bytearray(raw[5:]), dtype=torch.int8).reshape(shape)
+        return dequantize(codes, torch.tensor(scale, dtype=torch.float32), torch.tensor(zero, dtype=torch.int32))
     torch_dtype = torch.float16 if dtype == "f16" else torch.int64
     tensor = torch.frombuffer(bytearray(raw), dtype=torch_dtype).reshape(shape)
     return tensor.to(torch.float32) if dtype == "f16" else tensor.clone()
+
+
+def _table_bytes(lengths: list[int]) -> tuple[bytes, int]:
+    """Code lengths as 4-bit nibbles when all are ≤ 15 (the usual case), else one byte each."""
+    width = 4 if max(lengths, default=0) <= 15 else 8
+    return pack(torch.tensor(lengths, dtype=torch.int64), width).numpy().tobytes(), width
+
+
+def _read_table(stream: io.BytesIO, count: int, width: int) -> list[int]:
+    raw = torch.frombuffer(bytearray(stream.read(packed_nbytes(count, width))), dtype=torch.uint8)
+    return unpack(raw, width, count).tolist()
 
 
 def _check_architecture(architecture) -> tuple[str, dict]:
@@ -137,19 +168,21 @@ def encode_model(model: nn.Module, architecture, index_bits: int | dict[str, int
         if coding == "huffman":
             value_lengths = huffman.lengths_for(values.tolist())
             gap_lengths = huffman.lengths_for(gaps.tolist())
-            part["tables"] = (bytes(value_lengths.get(s, 0) for s in range(symbols))
-                              + bytes(gap_lengths.get(g, 0) for g in range(2 ** bits)))
+            value_table, value_width = _table_bytes([value_lengths.get(s, 0) for s in range(symbols)])
+            gap_table, gap_width = _table_bytes([gap_lengths.get(g, 0) for g in range(2 ** bits)])
+            part["tables"] = value_table + gap_table
+            table_widths = [value_width, gap_width]
             part["values"], _ = huffman.encode(values.tolist(), value_lengths)
             part["gaps"], _ = huffman.encode(gaps.tolist(), gap_lengths)
         else:
             if _value_width(symbols) > 8 or bits > 8:
                 raise ValueError(f"fixed coding packs at most 8 bits per code; layer {layer_name!r} needs "
                                  f"{_value_width(symbols)} and index_bits={bits}")
-            part["tables"] = b""
+            part["tables"], table_widths = b"", [0, 0]
             part["values"] = pack(values, _value_width(symbols)).numpy().tobytes()
             part["gaps"] = pack(gaps, bits).numpy().tobytes()
         index["layers"].append([layer_name, list(layer.codes.shape), symbols, bits, int(values.numel()),
-                                len(part["values"]), len(part["gaps"])])
+                                len(part["values"]), len(part["gaps"]), *table_widths])
         for key in ("codebook", "tables", "values", "gaps"):
             body.write(part[key])
             sizes[key] += len(part[key])
@@ -157,8 +190,9 @@ def encode_model(model: nn.Module, architecture, index_bits: int | dict[str, int
         sizes["kept weights"] += int((values != 0).sum())
         sizes["fillers"] += int((values == 0).sum())
     for key, tensor in _extras(model, shared).items():
-        raw = _extra_bytes(tensor)
-        index["extras"].append([key, list(tensor.shape), _stored_dtype(tensor)])
+        dtype = _stored_dtype(key, tensor, shared)
+        raw = _extra_bytes(tensor, dtype)
+        index["extras"].append([key, list(tensor.shape), dtype])
         body.write(raw)
         sizes["extras"] += len(raw)
     index_bytes = json.dumps(index, separators=(",", ":")).encode()
@@ -196,12 +230,12 @@ def decode_model(data: bytes) -> nn.Module:
     name, kwargs = index["architecture"]
     model = build(name, **kwargs)
     state = {}
-    for layer_name, shape, symbols, bits, entries, value_bytes, gap_bytes in index["layers"]:
+    for layer_name, shape, symbols, bits, entries, value_bytes, gap_bytes, *widths in index["layers"]:
         codebook = torch.frombuffer(bytearray(stream.read(4 * symbols)), dtype=torch.float32)
         if index["coding"] == "huffman":
-            tables = stream.read(symbols + 2 ** bits)
-            value_lengths = {s: tables[s] for s in range(symbols) if tables[s]}
-            gap_lengths = {g: tables[symbols + g] for g in range(2 ** bits) if tables[symbols + g]}
+            value_table, gap_table = _read_table(stream, symbols, widths[0]), _read_table(stream, 2 ** bits, widths[1])
+            value_lengths = {s: length for s, length in enumerate(value_table) if length}
+            gap_lengths = {g: length for g, length in enumerate(gap_table) if length}
             values = torch.tensor(huffman.decode(stream.read(value_bytes), entries, value_lengths), dtype=torch.int64)
             gaps = torch.tensor(huffman.decode(stream.read(gap_bytes), entries, gap_lengths), dtype=torch.int64)
         else:
@@ -213,8 +247,7 @@ def decode_model(data: bytes) -> nn.Module:
         codes[from_relative(gaps.reshape(-1), bits)] = values.reshape(-1)
         state[f"{layer_name}.weight"] = codebook[codes].reshape(shape)
     for key, shape, dtype in index["extras"]:
-        size = math.prod(shape) * (2 if dtype == "f16" else 8)
-        state[key] = _read_extra(stream.read(size), shape, dtype)
+        state[key] = _read_extra(stream.read(_extra_size(math.prod(shape), dtype)), shape, dtype)
     model.load_state_dict(state)
     return model.eval()
 
@@ -235,7 +268,7 @@ def load_compressed(path: str | os.PathLike) -> nn.Module:
 
 
 def stored_copy(model: nn.Module, architecture) -> nn.Module:
-    """The plain model exactly as :func:`save_compressed` stores it (extras rounded to float16).
+    """The plain model exactly as :func:`save_compressed` stores it (biases int8, other extras float16).
 
     This is the in-memory compressed model: it equals what :func:`load_compressed` returns.
     """
@@ -244,6 +277,7 @@ def stored_copy(model: nn.Module, architecture) -> nn.Module:
     plain = build(name, **kwargs)
     state = {f"{n}.weight": layer.weight().detach().clone() for n, layer in shared.items()}
     for key, tensor in _extras(model, shared).items():
-        state[key] = _read_extra(_extra_bytes(tensor), list(tensor.shape), _stored_dtype(tensor))
+        dtype = _stored_dtype(key, tensor, shared)
+        state[key] = _read_extra(_extra_bytes(tensor, dtype), list(tensor.shape), dtype)
     plain.load_state_dict(state)
     return plain.eval()
