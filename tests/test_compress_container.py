@@ -1,5 +1,6 @@
 """Relative indices round-trip (gap overflows included); the compressed file is exact, and refuses bad files."""
 import copy
+import io
 
 import pytest
 import torch
@@ -172,7 +173,6 @@ def test_code_length_tables_and_int8_biases_round_trip():
     for lengths in ([1, 2, 3, 3, 0], [1, 20, 20, 2]):  # nibbles, and the one-byte fallback (20 > 15)
         raw, width = container._table_bytes(lengths)
         assert width == (4 if max(lengths) <= 15 else 8)
-        import io
         assert container._read_table(io.BytesIO(raw), len(lengths), width) == lengths
     bias = torch.linspace(-0.3, 0.7, 37)
     restored = container._read_extra(container._extra_bytes(bias, "q8"), [37], "q8")
