@@ -7,7 +7,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from companion.compress import (CompressedFileError, decode_model, encode_model, filler_count, fresh_process_logits,
+from companion.compress import (CompressedFileError, decode_model, encode_model, filler_count, finetune_centroids,
+                                fresh_process_logits,
                                 from_relative, load_compressed, save_compressed, share_pruned_weights, stored_copy,
                                 to_relative)
 from companion.compress import container
@@ -156,6 +157,10 @@ def test_bad_arguments_are_rejected(mlp_shared):
         encode_model(broken, ("mlp", {}))
     with pytest.raises(ValueError, match="bits for layer"):
         share_pruned_weights(MLP(), 8)
+    with pytest.raises(ValueError, match="one width per shared layer"):
+        encode_model(mlp_shared, ("mlp", {}), {"fc1": 4})
+    with pytest.raises(ValueError, match="no SharedWeight"):
+        finetune_centroids(MLP(), None)
 
 
 def test_fresh_process_load_gives_identical_predictions(mlp_shared, tmp_path):

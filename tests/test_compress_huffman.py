@@ -1,5 +1,6 @@
 """Huffman coding: optimal (against a reference heap construction and dahuffman) and lossless."""
 import heapq
+import itertools
 import math
 from collections import Counter
 
@@ -88,3 +89,15 @@ def test_bad_input_is_rejected():
     data, _ = huffman.encode([0, 1, 2] * 10, lengths)
     with pytest.raises(ValueError, match="truncated"):
         huffman.decode(data[:2], 30, lengths)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 50), min_size=2, max_size=5))
+def test_no_prefix_code_beats_huffman_brute_force(frequencies):
+    """Every assignment of lengths 1..n-1 that satisfies Kraft's inequality costs at least Huffman's."""
+    counts = dict(enumerate(frequencies))
+    n = len(counts)
+    best = min(sum(f * l for f, l in zip(frequencies, lengths))
+               for lengths in itertools.product(range(1, n), repeat=n)
+               if sum(2.0 ** -l for l in lengths) <= 1)
+    assert huffman.coded_bits(counts, huffman.code_lengths(counts)) == best

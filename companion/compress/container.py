@@ -153,6 +153,9 @@ def encode_model(model: nn.Module, architecture, index_bits: int | dict[str, int
         raise ValueError(f"coding must be one of {CODINGS}, got {coding!r}")
     name, kwargs = _check_architecture(architecture)
     shared = _shared_layers(model)
+    if isinstance(index_bits, dict) and set(index_bits) != set(shared):
+        raise ValueError(f"index_bits must give one width per shared layer {sorted(shared)}, "
+                         f"got {sorted(index_bits)}")
     sizes = Counter()
     index = {"architecture": [name, kwargs], "coding": coding, "layers": [], "extras": []}
     body = io.BytesIO()

@@ -122,6 +122,8 @@ def pin_zero_codes(model: nn.Module, step: int | None = None) -> None:
 def finetune_centroids(shared: nn.Module, splits: Splits, *, epochs: int = 10, lr: float = 1e-4,
                        batch_size: int = 64, seed: int = 0) -> nn.Module:
     """A copy of ``shared`` whose codebooks (and biases, BatchNorm) are fine-tuned; codes and zeros fixed."""
+    if not any(isinstance(m, SharedWeight) for m in shared.modules()):
+        raise ValueError("shared has no SharedWeight layers: call share_pruned_weights(model, bits) first")
     tuned = copy.deepcopy(shared)
     seed_everything(seed)
     params = [p for p in tuned.parameters() if p.requires_grad]
