@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import socket
 from pathlib import Path
 
 import torch
@@ -39,7 +40,7 @@ from .prune.masks import PRUNABLE_TYPES
 from .quant.observers import HistogramObserver, MinMaxObserver, Observer
 from .quant.qat import ActivationFakeQuant, QATLayer
 
-__all__ = ["default_backend", "init_from_env", "rank", "world_size", "decide_masks_on_rank0", "reapply_masks_",
+__all__ = ["default_backend", "init_from_env", "free_port", "rank", "world_size", "decide_masks_on_rank0", "reapply_masks_",
            "sync_observers", "unsync_observers", "quant_state", "rank_differences", "assert_same_on_all_ranks",
            "save_on_rank0"]
 
@@ -67,11 +68,22 @@ def init_from_env(backend: str | None = None, timeout_s: float = 60.0) -> torch.
         raise ValueError(f"backend must be 'gloo' or 'nccl', got {backend!r}")
     device = torch.device("cpu")
     if backend == "nccl":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        local_rank = int(os.environ.get("LOCAL_RANK", 0))
+        if local_rank >= torch.cuda.device_count():
+            raise RuntimeError(f"NCCL needs one GPU per rank: LOCAL_RANK={local_rank}, but this machine has "
+                               f"{torch.cuda.device_count()} GPUs; use fewer processes per node or backend='gloo'")
+        device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
     dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s),
                             **({"device_id": device} if backend == "nccl" else {}))
     return device
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that nothing listens on right now (for ``--master-port``)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
 
 
 def rank() -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -28,16 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SPAWN_TIMEOUT_S = 60
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def run_two_ranks(out: Path, batches) -> None:
     """Spawn the two ranks and wait for both; kill them and fail if they are not done in time."""
-    context = mp.start_processes(scenarios.worker, args=(free_port(), str(out), batches), nprocs=scenarios.WORLD,
+    context = mp.start_processes(scenarios.worker, args=(cdist.free_port(), str(out), batches), nprocs=scenarios.WORLD,
                                  join=False, start_method="spawn")
     deadline = time.monotonic() + SPAWN_TIMEOUT_S
     try:
@@ -131,7 +123,7 @@ def test_example_script_under_torchrun(tmp_path):
     """torchrun --nproc-per-node=2 on the example script, one epoch per phase: it finishes, agrees, saves once."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node=2", "--master-addr=127.0.0.1",
-               f"--master-port={free_port()}", str(ROOT / "examples" / "ddp_prune_qat.py"),
+               f"--master-port={cdist.free_port()}", str(ROOT / "examples" / "ddp_prune_qat.py"),
                "--prune-epochs=1", "--qat-epochs=1", "--out", str(tmp_path)]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
