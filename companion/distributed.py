@@ -117,6 +117,8 @@ def decide_masks_on_rank0(model: nn.Module, prune_fn, src: int = 0) -> nn.Module
     _require_group()
     if not callable(prune_fn):
         raise TypeError(f"prune_fn must be a callable taking the model, got {type(prune_fn).__name__}")
+    if not isinstance(src, int) or not 0 <= src < world_size():
+        raise ValueError(f"src must be a rank in [0, {world_size() - 1}], got {src!r}")
     prune_fn(model)
     masks = _masks(model)
     if not masks:
@@ -156,6 +158,8 @@ def reapply_masks_(model: nn.Module, masks: dict[str, torch.Tensor] | None = Non
     if not isinstance(masks, dict):
         raise TypeError(f"masks must be a dict of layer name → mask, got {type(masks).__name__}")
     for name, mask in masks.items():
+        if not isinstance(mask, torch.Tensor):
+            raise TypeError(f"masks[{name!r}] must be a tensor of zeros and ones, got {type(mask).__name__}")
         module = _weight_holder(model, name)
         weight = getattr(module, "weight_orig", None)
         weight = module.weight if weight is None else weight

@@ -19,7 +19,8 @@ from companion.data import digits
 from companion.models import SmallCNN
 from companion.prune import make_permanent, masks_of, prunable_weights, prune_to, random_unstructured
 from companion.prune.speedup import fold_batchnorm
-from companion.quant.observers import HistogramObserver, MinMaxObserver, MovingAverageMinMaxObserver
+from companion.quant.observers import (HistogramObserver, MinMaxObserver, MovingAverageMinMaxObserver,
+                                       PercentileObserver)
 from companion.quant.qat import prepare_qat
 
 WORLD, LOCAL_BATCH, STEPS = 2, 16, 6
@@ -138,6 +139,10 @@ def worker(rank: int, port: int, out: str, batches) -> None:
     results["observers"] = observe(synced, [x[rows] for x in observer_tensors()])
     results["observers_unsynced"] = observe(make_observers(), [x[rows] for x in observer_tensors()])
 
+    try:
+        cdist.sync_observers(PercentileObserver())
+    except TypeError as error:
+        results["percentile_error"] = str(error)
     results["wrote_checkpoint"] = cdist.save_on_rank0({"written_by": rank}, Path(out) / "checkpoint.pt")
     torch.save(results, Path(out) / f"rank{rank}.pt")
     dist.destroy_process_group()

@@ -114,6 +114,10 @@ def test_synchronised_observers_equal_one_observer_on_the_global_batch(runs):
     assert diff > 0.1, "each rank's own slice should give a different range"
 
 
+def test_observers_that_store_values_are_refused(runs):
+    assert "PercentileObserver, which stores the values" in runs["ranks"][0]["percentile_error"]
+
+
 def test_checkpoint_written_by_rank0_only(runs):
     assert [r["wrote_checkpoint"] for r in runs["ranks"]] == [True, False]
     assert torch.load(runs["out"] / "checkpoint.pt") == {"written_by": 0}
@@ -135,7 +139,10 @@ def test_example_script_under_torchrun(tmp_path):
     assert (tmp_path / "checkpoint.pt").exists()
 
 
-def test_errors_are_clear():
+def test_errors_are_clear(monkeypatch):
+    monkeypatch.delenv("MASTER_PORT", raising=False)
+    with pytest.raises(RuntimeError, match="torchrun"):
+        cdist.init_from_env()
     with pytest.raises(RuntimeError, match="not initialised"):
         cdist.decide_masks_on_rank0(scenarios.base_model(), lambda m: None)
     with pytest.raises(RuntimeError, match="not initialised"):
@@ -143,6 +150,8 @@ def test_errors_are_clear():
     model = scenarios.base_model()
     with pytest.raises(ValueError, match="shape"):
         cdist.reapply_masks_(model, {"conv1": torch.ones(3)})
+    with pytest.raises(TypeError, match="tensor"):
+        cdist.reapply_masks_(model, {"conv1": [1, 0]})
     with pytest.raises(TypeError, match="Linear/Conv"):
         cdist.reapply_masks_(model, {"flatten": torch.ones(3)})
     with pytest.raises(ValueError, match="atol"):
