@@ -36,13 +36,13 @@ from torch import distributed as dist
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
-from .prune.masks import PRUNABLE_TYPES
+from .layers import WEIGHT_LAYERS
 from .quant.observers import HistogramObserver, MinMaxObserver, Observer
 from .quant.qat import ActivationFakeQuant, QATLayer
 
-__all__ = ["default_backend", "init_from_env", "free_port", "rank", "world_size", "decide_masks_on_rank0", "reapply_masks_",
-           "sync_observers", "unsync_observers", "quant_state", "rank_differences", "assert_same_on_all_ranks",
-           "save_on_rank0"]
+__all__ = ["default_backend", "init_from_env", "free_port", "rank", "world_size", "decide_masks_on_rank0",
+           "reapply_masks_", "sync_observers", "unsync_observers", "quant_state", "rank_differences",
+           "assert_same_on_all_ranks", "save_on_rank0"]
 
 
 def default_backend() -> str:
@@ -132,7 +132,7 @@ def _weight_holder(model: nn.Module, name: str) -> nn.Module:
     module = model.get_submodule(name)
     if isinstance(module, QATLayer):
         module = module.layer
-    if not isinstance(module, PRUNABLE_TYPES):
+    if not isinstance(module, WEIGHT_LAYERS):
         raise TypeError(f"masks[{name!r}] names a {type(module).__name__}; masks belong to Linear/Conv layers "
                         "(or QATLayers wrapping them)")
     return module

@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 from companion import distributed as cdist
 from companion.data import digits
 from companion.prune import make_permanent, masks_of, prunable_weights, prune_to, weight_sparsity
-from companion.prune.speedup import fold_batchnorm
+from companion.layers import fold_batchnorm
 from companion.quant.qat import convert, prepare_qat, quantized_weights
 from companion.train import evaluate, pretrained
 

@@ -18,7 +18,7 @@ from companion import distributed as cdist
 from companion.data import digits
 from companion.models import SmallCNN
 from companion.prune import make_permanent, masks_of, prunable_weights, prune_to, random_unstructured
-from companion.prune.speedup import fold_batchnorm
+from companion.layers import fold_batchnorm
 from companion.quant.observers import (HistogramObserver, MinMaxObserver, MovingAverageMinMaxObserver,
                                        PercentileObserver)
 from companion.quant.qat import prepare_qat

@@ -22,6 +22,7 @@ import distributed_worker as scenarios
 from companion import distributed as cdist
 from companion.prune import get_mask, l1_unstructured
 from companion.quant.observers import PercentileObserver
+from companion.train import pretrained
 
 ROOT = Path(__file__).resolve().parents[1]
 SPAWN_TIMEOUT_S = 60
@@ -125,6 +126,7 @@ def test_checkpoint_written_by_rank0_only(runs):
 
 def test_example_script_under_torchrun(tmp_path):
     """torchrun --nproc-per-node=2 on the example script, one epoch per phase: it finishes, agrees, saves once."""
+    pretrained("digits-cnn", device="cpu")  # the script starts from it: cached here first, not by rank 0 in the run
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node=2", "--master-addr=127.0.0.1",
                f"--master-port={cdist.free_port()}", str(ROOT / "examples" / "ddp_prune_qat.py"),
