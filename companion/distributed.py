@@ -240,26 +240,24 @@ def sync_observers(model: nn.Module) -> int:
     values they saw and are refused. Modifies ``model`` in place; returns how many modules were synced.
     """
     _require_group()
-    count = 0
-    for name, module in model.named_modules():
+    targets = [(name, module) for name, module in model.named_modules()
+               if isinstance(module, Observer) or (isinstance(module, ActivationFakeQuant) and not any(
+                   isinstance(child, Observer) for child in module.modules()))]  # else synced through its observer
+    if not targets:
+        raise ValueError("model has no observer or ActivationFakeQuant to synchronise")
+    for name, module in targets:
+        if isinstance(module, Observer) and not isinstance(module, (MinMaxObserver, HistogramObserver)):
+            raise TypeError(f"{name or 'model'} is a {type(module).__name__}, which stores the values it saw; "
+                            "only min–max, moving-average and histogram observers can be synchronised")
+    for _, module in targets:
         if isinstance(module, Observer):
-            if isinstance(module, HistogramObserver):
-                make = _synced_histogram_observe
-            elif isinstance(module, MinMaxObserver):
-                make = _synced_minmax_observe
-            else:
-                raise TypeError(f"{name or 'model'} is a {type(module).__name__}, which stores the values it saw; "
-                                "only min–max, moving-average and histogram observers can be synchronised")
-            if "_observe" not in module.__dict__:
+            if "_observe" not in module.__dict__:  # not synchronised yet
+                make = _synced_histogram_observe if isinstance(module, HistogramObserver) else _synced_minmax_observe
                 module._observe = make(module, module._observe)
-                count += 1
-        elif isinstance(module, ActivationFakeQuant) and not hasattr(module, _HOOKS_ATTR):
+        elif not hasattr(module, _HOOKS_ATTR):
             setattr(module, _HOOKS_ATTR, (module.register_forward_pre_hook(_activation_pre_hook),
                                           module.register_forward_hook(_activation_post_hook)))
-            count += 1
-    if count == 0:
-        raise ValueError("model has no observer or ActivationFakeQuant to synchronise")
-    return count
+    return len(targets)
 
 
 def unsync_observers(model: nn.Module) -> nn.Module:
@@ -278,8 +276,11 @@ def quant_state(model: nn.Module) -> dict[str, torch.Tensor]:
     for name, module in model.named_modules():
         if isinstance(module, Observer) and module.batches > 0:
             state[f"{name}.scale"], state[f"{name}.zero_point"] = module.calculate_qparams()
-        elif isinstance(module, ActivationFakeQuant) and bool(module.observed):
-            state[f"{name}.scale"], state[f"{name}.zero_point"] = module.qparams()
+        elif isinstance(module, ActivationFakeQuant):
+            try:
+                state[f"{name}.scale"], state[f"{name}.zero_point"] = module.qparams()
+            except RuntimeError:  # not calibrated yet (NotCalibratedError is a RuntimeError too)
+                continue
     state.update({name: p.detach() for name, p in model.named_parameters() if name.endswith(".step")})
     return {name: tensor.detach().clone() for name, tensor in state.items()}
 

@@ -7,6 +7,8 @@ the launcher path end to end.
 """
 from __future__ import annotations
 
+import copy
+import datetime
 import json
 import os
 import subprocess
@@ -17,11 +19,12 @@ from pathlib import Path
 import pytest
 import torch
 import torch.multiprocessing as mp
+from torch import distributed as dist
 
 import distributed_worker as scenarios
 from companion import distributed as cdist
 from companion.prune import get_mask, l1_unstructured
-from companion.quant.observers import PercentileObserver
+from companion.quant.observers import MinMaxObserver, PercentileObserver
 from companion.train import pretrained
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,3 +177,34 @@ def test_reapply_masks_zeroes_exactly_the_masked_latent_weights():
     mask_fc = (torch.rand(before.shape, generator=torch.Generator().manual_seed(0)) > 0.5).float()
     cdist.reapply_masks_(plain, {"fc": mask_fc})
     assert torch.equal(plain.fc.weight.detach(), before * mask_fc)
+
+
+@pytest.fixture
+def one_process_group(tmp_path):
+    """A Gloo process group of this process alone (world size 1), torn down afterwards."""
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1,
+                            timeout=datetime.timedelta(seconds=30))
+    yield
+    dist.destroy_process_group()
+
+
+def test_sync_and_unsync_with_one_process(one_process_group):
+    model, _ = scenarios.qat_model()
+    plain = copy.deepcopy(model)
+    mixed = torch.nn.ModuleDict({"ok": MinMaxObserver(), "refused": PercentileObserver()})
+    with pytest.raises(TypeError, match="PercentileObserver"):
+        cdist.sync_observers(mixed)
+    assert "_observe" not in mixed["ok"].__dict__  # refused before anything was changed
+    assert cdist.sync_observers(model) == 3 == cdist.sync_observers(model)  # idempotent
+    x = scenarios.global_batches()[0][0]
+    model.train()
+    plain.train()
+    assert torch.equal(model(x), plain(x))  # one rank: synchronised = plain
+    assert torch.equal(model.fc.act_quant.running_max, plain.fc.act_quant.running_max)
+    assert model.fc.act_quant.training  # the hook restored training mode
+    cdist.unsync_observers(model)
+    assert not any(module._forward_pre_hooks for module in model.modules())
+    with pytest.raises(ValueError, match="no observer"):
+        cdist.sync_observers(scenarios.base_model())
+    with pytest.raises(ValueError, match="src"):
+        cdist.decide_masks_on_rank0(scenarios.base_model(), lambda m: None, src=1)
