@@ -47,11 +47,11 @@ def base_model() -> torch.nn.Module:
     return fold_batchnorm(SmallCNN())
 
 
-def random_prune(model: torch.nn.Module, seed: int) -> None:
-    """Random pruning of half of every weight, from a generator seeded with ``seed``."""
+def random_prune(model: torch.nn.Module, seed: int, amount: float = 0.5) -> None:
+    """Random pruning of every weight to ``amount`` sparsity, from a generator seeded with ``seed``."""
     generator = torch.Generator().manual_seed(seed)
     for module, name in prunable_weights(model):
-        random_unstructured(module, name, amount=0.5, generator=generator)
+        random_unstructured(module, name, amount=amount, generator=generator)
 
 
 def qat_model() -> tuple[torch.nn.Module, dict[str, torch.Tensor]]:
@@ -107,6 +107,10 @@ def ddp(model):
     return DistributedDataParallel(model, forward_sync_buffers=False)
 
 
+def _mask_difference(model) -> float:
+    return max(diff for name, diff in cdist.rank_differences(model).items() if name.endswith("_mask"))
+
+
 def worker(rank: int, port: int, out: str, batches) -> None:
     """One rank: every scenario in turn on its slices of ``batches``; results saved to ``out/rank{rank}.pt``."""
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(WORLD),
@@ -118,8 +122,15 @@ def worker(rank: int, port: int, out: str, batches) -> None:
     # The trap: random masks drawn with a per-rank seed differ; deciding on rank 0 makes them agree.
     undecided = base_model()
     random_prune(undecided, seed=rank)
-    results["undecided_mask_difference"] = max(v for k, v in cdist.rank_differences(undecided).items()
-                                               if k.endswith("_mask"))
+    results["undecided_mask_difference"] = _mask_difference(undecided)
+    # DDP copies rank 0's buffers (masks included) when it wraps a model, but not masks made afterwards.
+    wrapped = base_model()
+    random_prune(wrapped, seed=rank)
+    ddp(wrapped)
+    results["wrapped_mask_difference"] = _mask_difference(wrapped)
+    random_prune(wrapped, seed=10 + rank, amount=0.75)  # a second round, as iterative pruning does
+    results["repruned_mask_difference"] = _mask_difference(wrapped)
+
     model = base_model()
     cdist.decide_masks_on_rank0(model, lambda m: random_prune(m, seed=rank))
     train(model, ddp(model), local_batches(batches, rank))

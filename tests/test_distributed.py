@@ -77,6 +77,8 @@ def assert_ranks_equal_reference(runs, scenario: str, atol: float = 1e-6) -> Non
 
 def test_random_masks_differ_across_ranks_unless_decided_on_rank0(runs):
     assert runs["ranks"][0]["undecided_mask_difference"] == 1.0  # per-rank seeds: different masks
+    assert runs["ranks"][0]["wrapped_mask_difference"] == 0.0  # DDP copied rank 0's when it wrapped the model
+    assert runs["ranks"][0]["repruned_mask_difference"] == 1.0  # but not masks made after wrapping
     masks = {k: v for k, v in runs["ranks"][1]["prune"].items() if k.endswith("_mask")}
     assert len(masks) == 3
     for key, mask in masks.items():  # rank 1 holds rank 0's decision, which the reference also drew
