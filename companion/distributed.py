@@ -165,6 +165,8 @@ def reapply_masks_(model: nn.Module, masks: dict[str, torch.Tensor] | None = Non
         weight = module.weight if weight is None else weight
         if mask.shape != weight.shape:
             raise ValueError(f"masks[{name!r}] has shape {tuple(mask.shape)}, the weight {tuple(weight.shape)}")
+        if not bool(((mask == 0) | (mask == 1)).all()):
+            raise ValueError(f"masks[{name!r}] must hold only zeros and ones")
         weight.mul_(mask.to(weight.device, weight.dtype))
     return model
 

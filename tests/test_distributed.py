@@ -157,6 +157,8 @@ def test_errors_are_clear(monkeypatch):
     model = scenarios.base_model()
     with pytest.raises(ValueError, match="shape"):
         cdist.reapply_masks_(model, {"conv1": torch.ones(3)})
+    with pytest.raises(ValueError, match="zeros and ones"):
+        cdist.reapply_masks_(model, {"conv1": torch.full_like(model.conv1.weight, 0.5)})
     with pytest.raises(TypeError, match="tensor"):
         cdist.reapply_masks_(model, {"conv1": [1, 0]})
     with pytest.raises(TypeError, match="Linear/Conv"):
