@@ -49,6 +49,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (momentum 0.9)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("_build/ddp_prune_qat"))
+    parser.add_argument("--timeout", type=float, default=300.0,
+                        help="seconds a rank waits in a collective before failing (rank 0 may first train the baseline)")
     args = parser.parse_args(argv)
     if not 0 <= args.sparsity < 1:
         parser.error(f"--sparsity must be in [0, 1), got {args.sparsity}")
@@ -90,7 +92,7 @@ def code_sparsity(quantized) -> float:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     torch.set_num_threads(1)
-    device = cdist.init_from_env()
+    device = cdist.init_from_env(timeout_s=args.timeout)
     start = time.perf_counter()
     rank, world = cdist.rank(), cdist.world_size()
     torch.manual_seed(args.seed)

@@ -116,7 +116,7 @@ def worker(rank: int, port: int, out: str, batches) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(WORLD),
                       LOCAL_RANK=str(rank), GLOO_SOCKET_IFNAME="lo")
     torch.set_num_threads(1)
-    cdist.init_from_env("gloo", timeout_s=30)
+    cdist.init_from_env("gloo", timeout_s=60)
     results = {}
 
     # The trap: random masks drawn with a per-rank seed differ; deciding on rank 0 makes them agree.
