@@ -2,15 +2,16 @@
 
     torchrun --nproc-per-node=2 examples/ddp_prune_qat.py [--sparsity 0.8] [--weight-bits 4] [--out DIR]
 
-The same script runs on CPUs (Gloo) and on GPUs (NCCL, one GPU per rank): the backend is picked by
-:func:`companion.distributed.default_backend`. Run from the repository root with ``PYTHONPATH=.``.
+The same script is written for CPUs (Gloo) and GPUs (NCCL, one GPU per rank): the backend is picked by
+:func:`companion.distributed.default_backend` (the NCCL path has not been run on GPUs yet). Run from
+the repository root with ``PYTHONPATH=.``.
 
 1. Every rank loads the cached trained digits CNN (``companion.train.pretrained('digits-cnn')``;
    rank 0 trains and caches it first if it is missing) and folds its BatchNorms into the convolutions
    (BatchNorm statistics would otherwise be per rank; ``SyncBatchNorm`` exists for GPUs only).
-2. Pruning: layer-wise magnitude pruning, each Linear/Conv weight to ``--sparsity``, decided on rank 0 and broadcast; DDP
-   fine-tuning for ``--prune-epochs`` epochs with a ``DistributedSampler`` (each rank sees its slice
-   of every global batch).
+2. Pruning: layer-wise magnitude pruning, each Linear/Conv weight to ``--sparsity``, decided on
+   rank 0 and broadcast; DDP fine-tuning for ``--prune-epochs`` epochs with a ``DistributedSampler``
+   (each rank sees its slice of every global batch).
 3. QAT: the masks are folded in, the model is prepared with LSQ ``--weight-bits`` weights and 8-bit
    activations whose ranges are all-reduced across ranks, and fine-tuned for ``--qat-epochs``
    epochs, re-zeroing the pruned weights after every optimizer step on every rank; then converted
@@ -33,8 +34,8 @@ from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 from companion import distributed as cdist
 from companion.data import digits
-from companion.prune import make_permanent, masks_of, prunable_weights, prune_to, weight_sparsity
 from companion.layers import fold_batchnorm
+from companion.prune import make_permanent, masks_of, prunable_weights, prune_to, weight_sparsity
 from companion.quant.qat import convert, prepare_qat, quantized_weights
 from companion.train import evaluate, pretrained
 
@@ -79,7 +80,7 @@ def train_epochs(model, splits, args, epochs: int, device, masks=None) -> None:
     model.eval()
 
 
-def test_accuracy(model, splits) -> float:
+def accuracy_on_test(model, splits) -> float:
     return evaluate(model, splits.loader("test", 512)).accuracy
 
 
@@ -104,15 +105,15 @@ def main(argv=None) -> dict:
     model = fold_batchnorm(pretrained("digits-cnn", device="cpu")).to(device)
     results = {"world_size": world, "backend": dist.get_backend(), "device": device.type,
                "sparsity_target": args.sparsity, "weight_bits": args.weight_bits,
-               "global_batch": args.batch_size * world, "dense_accuracy": test_accuracy(model, splits)}
+               "global_batch": args.batch_size * world, "dense_accuracy": accuracy_on_test(model, splits)}
 
     # Pruning: the masks are decided once, on rank 0, and broadcast.
     cdist.decide_masks_on_rank0(model, lambda m: prune_to(prunable_weights(m), args.sparsity, scope="layer"))
-    results["pruned_accuracy"] = test_accuracy(model, splits)
+    results["pruned_accuracy"] = accuracy_on_test(model, splits)
     train_epochs(model, splits, args, args.prune_epochs, device)
     cdist.assert_same_on_all_ranks(model)
     results["sparsity"] = weight_sparsity(model)
-    results["finetuned_accuracy"] = test_accuracy(model, splits)
+    results["finetuned_accuracy"] = accuracy_on_test(model, splits)
 
     # QAT on the pruned model: fold the masks in, re-zero the pruned weights after every step.
     masks = masks_of(model)
@@ -123,8 +124,8 @@ def main(argv=None) -> dict:
     cdist.assert_same_on_all_ranks(qat)
     qat = qat.cpu()  # integer conversion and evaluation on the CPU
     quantized = convert(qat)
-    results["qat_accuracy"] = test_accuracy(qat, splits)
-    results["int_accuracy"] = test_accuracy(quantized, splits)
+    results["qat_accuracy"] = accuracy_on_test(qat, splits)
+    results["int_accuracy"] = accuracy_on_test(quantized, splits)
     results["int_sparsity"] = code_sparsity(quantized)
     results["seconds"] = time.perf_counter() - start
 
