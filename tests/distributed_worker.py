@@ -136,11 +136,12 @@ def worker(rank: int, port: int, out: str, batches) -> None:
     train(model, ddp(model), local_batches(batches, rank))
     results["prune"], results["prune_differences"] = state(model), cdist.rank_differences(model)
 
-    for variant in ("qat", "qat_unsynced"):
+    for variant in ("qat", "qat_unsynced", "qat_masks_on_rank0_only"):
         model, masks = qat_model()
-        if variant == "qat":
+        if variant != "qat_unsynced":
             cdist.sync_observers(model)
-        train(model, ddp(model), local_batches(batches, rank), masks)
+        train(model, ddp(model), local_batches(batches, rank),
+              masks if variant != "qat_masks_on_rank0_only" or rank == 0 else {})
         results[variant], results[f"{variant}_differences"] = state(model), cdist.rank_differences(model)
 
     synced = make_observers()

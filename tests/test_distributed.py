@@ -112,6 +112,13 @@ def test_unsynchronised_observers_diverge(runs):
     assert max(runs["ranks"][0]["qat_unsynced_differences"].values()) > 1e-4
 
 
+def test_masks_reapplied_on_one_rank_only_let_the_ranks_drift_apart(runs):
+    differences = runs["ranks"][0]["qat_masks_on_rank0_only_differences"]
+    assert differences["conv2.layer.weight"] > 1e-4
+    state = [r["qat_masks_on_rank0_only"]["conv2.layer.weight"] for r in runs["ranks"]]
+    assert float(state[0].eq(0).float().mean()) == 0.5 > float(state[1].eq(0).float().mean())
+
+
 def test_synchronised_observers_equal_one_observer_on_the_global_batch(runs):
     for rank in runs["ranks"]:
         name, diff = largest_difference(rank["observers"], runs["reference"]["observers"])
