@@ -15,8 +15,8 @@ synchronises. Everything else that compression keeps in a model must be made to 
   model trained further after :func:`companion.prune.make_permanent`, or wrapped by QAT), must be
   zeroed on every rank: :func:`reapply_masks_`.
 - **observer ranges** see only the rank's slice of a batch. :func:`sync_observers` all-reduces the
-  statistics before each update: the batch minimum and maximum (``MIN``/``MAX``; per channel when the
-  observer is), or the histogram counts (``SUM``) of a :class:`~companion.quant.observers.HistogramObserver`
+  statistics before each update: the batch minimum and maximum (one ``MAX`` all-reduce of (−min, max);
+  per channel when the observer is), or the histogram counts (``SUM``) of a :class:`~companion.quant.observers.HistogramObserver`
   over the global range, so each rank's range equals the one a single process would have learned
   from the global batch.
 - **checkpoints** are written once, by rank 0 (:func:`save_on_rank0`).
@@ -171,9 +171,11 @@ def reapply_masks_(model: nn.Module, masks: dict[str, torch.Tensor] | None = Non
     return model
 
 
-def _reduce_(tensor: torch.Tensor, op) -> torch.Tensor:
-    dist.all_reduce(tensor, op=op)
-    return tensor
+def _global_min_max(lo: torch.Tensor, hi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Elementwise (min over ranks of ``lo``, max over ranks of ``hi``) in one all-reduce: min(a) = −max(−a)."""
+    both = torch.cat([-lo.detach().reshape(-1), hi.detach().reshape(-1)])
+    dist.all_reduce(both, op=dist.ReduceOp.MAX)
+    return -both[: lo.numel()].reshape(lo.shape), both[lo.numel():].reshape(hi.shape)
 
 
 def _probe(lo: torch.Tensor, hi: torch.Tensor, axis: int | None, ndim: int) -> torch.Tensor:
@@ -187,9 +189,7 @@ def _probe(lo: torch.Tensor, hi: torch.Tensor, axis: int | None, ndim: int) -> t
 def _synced_minmax_observe(observer: MinMaxObserver, observe):
     """``_observe`` of a (moving-average) min–max observer that first all-reduces the batch range."""
     def synced(x: torch.Tensor) -> None:
-        lo, hi = torch.aminmax(observer._channels(x), dim=1)
-        _reduce_(lo, dist.ReduceOp.MIN)
-        _reduce_(hi, dist.ReduceOp.MAX)
+        lo, hi = _global_min_max(*torch.aminmax(observer._channels(x), dim=1))
         observe(_probe(lo, hi, observer.axis, x.dim()))
     return synced
 
@@ -197,13 +197,13 @@ def _synced_minmax_observe(observer: MinMaxObserver, observe):
 def _synced_histogram_observe(observer: HistogramObserver, observe):
     """``_observe`` of a histogram observer: all-reduce the range, then the counts over that range."""
     def synced(x: torch.Tensor) -> None:
-        lo, hi = torch.aminmax(x)
-        lo, hi = _reduce_(lo.clone(), dist.ReduceOp.MIN), _reduce_(hi.clone(), dist.ReduceOp.MAX)
+        lo, hi = _global_min_max(*torch.aminmax(x))
         probe = torch.stack([lo, hi])
         observe(probe)  # widens (and re-bins) to the global range exactly as the whole batch would ...
         observer.counts -= torch.histc(probe.double(), observer.bins, observer.lo, observer.hi)  # ... minus the probe
         counts = torch.histc(x.double(), observer.bins, observer.lo, observer.hi)
-        observer.counts += _reduce_(counts, dist.ReduceOp.SUM)
+        dist.all_reduce(counts, op=dist.ReduceOp.SUM)
+        observer.counts += counts
     return synced
 
 
@@ -212,8 +212,7 @@ def _activation_pre_hook(module: ActivationFakeQuant, args):
     if not module.training:
         return None
     (x,) = args
-    lo, hi = x.detach().min(), x.detach().max()
-    lo, hi = _reduce_(lo.clone(), dist.ReduceOp.MIN), _reduce_(hi.clone(), dist.ReduceOp.MAX)
+    lo, hi = _global_min_max(*torch.aminmax(x.detach()))
     with torch.no_grad():
         type(module).forward(module, torch.stack([lo, hi]))  # the EMA update a global batch would make
     module.training = False
@@ -301,14 +300,13 @@ def rank_differences(model: nn.Module) -> dict[str, float]:
     the same answer. Masks compare as 0/1 floats.
     """
     _require_group()
-    differences = {}
-    for name, tensor in sorted(_named_state(model).items()):
-        values = tensor.detach().double()
-        high, low = values.clone(), values.clone()
-        _reduce_(high, dist.ReduceOp.MAX)
-        _reduce_(low, dist.ReduceOp.MIN)
-        differences[name] = float((high - low).max()) if values.numel() else 0.0
-    return differences
+    state = sorted(_named_state(model).items())
+    if not state:
+        return {}
+    values = torch.cat([tensor.detach().double().reshape(-1) for _, tensor in state])
+    low, high = _global_min_max(values, values)  # one all-reduce for the whole model
+    spread = (high - low).split([tensor.numel() for _, tensor in state])
+    return {name: float(part.max()) if part.numel() else 0.0 for (name, _), part in zip(state, spread)}
 
 
 def assert_same_on_all_ranks(model: nn.Module, atol: float = 0.0) -> None:
