@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .affine import _codes, calc_qparams, quantize
+from .affine import _codes, quantize_weight_int8
 from .intmm import int_matmul
 
 __all__ = ["DynamicQuantLinear", "quantize_dynamic", "activation_qparams"]
@@ -70,11 +70,7 @@ class DynamicQuantLinear(nn.Module):
         if not isinstance(linear, nn.Linear):
             raise TypeError(f"DynamicQuantLinear.from_float needs an nn.Linear, got {type(linear).__name__}")
         module = cls(linear.in_features, linear.out_features, bias=linear.bias is not None)
-        weight = linear.weight.detach().float()
-        w_min, w_max = torch.aminmax(weight, dim=1)
-        scale, zero = calc_qparams(w_min, w_max, -128, 127, symmetric=True)
-        module.weight_int8 = quantize(weight, scale, zero, -128, 127, axis=0)
-        module.weight_scale = scale
+        module.weight_int8, module.weight_scale = quantize_weight_int8(linear.weight)
         if linear.bias is not None:
             module.bias = linear.bias.detach().float().clone()
         module._refresh()

@@ -152,10 +152,11 @@ def _uniform_params(weight: torch.Tensor, bits: int, granularity: str, group_siz
     qmin, qmax = affine.qrange(bits, signed=False)
     grouped = _group(weight.detach().float(), size, pad_value=0.0)  # zero padding: the range contains 0 anyway
     if granularity == "tensor":
-        low, high = grouped.amin().reshape(1, 1), grouped.amax().reshape(1, 1)
+        scale, zero_point = (p.reshape(1, 1) for p in affine.minmax_qparams(grouped, qmin, qmax, symmetric))
     else:
-        low, high = grouped.amin(dim=2), grouped.amax(dim=2)
-    scale, zero_point = affine.calc_qparams(low, high, qmin, qmax, symmetric=symmetric)
+        out, groups, _ = grouped.shape
+        rows = affine.minmax_qparams(grouped.reshape(out * groups, size), qmin, qmax, symmetric, axis=0)
+        scale, zero_point = (p.reshape(out, groups) for p in rows)
     return grouped, size, qmin, qmax, scale, zero_point
 
 

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..layers import fold_batchnorm
-from .affine import calc_qparams, dequantize, quantize
+from .affine import dequantize, quantize, quantize_weight_int8
 from .fixed_point import quantize_multiplier, requantize
 from .intmm import int_matmul
 from .observers import MinMaxObserver, Observer
@@ -63,17 +63,12 @@ class _IntLayer(nn.Module):
 
     def _set(self, weight: torch.Tensor, bias: torch.Tensor | None, in_qparams, out_qparams, per_channel: bool) -> None:
         """Quantize float weight and bias for input (S_x, Z_x) and output (S_y, Z_y) parameters."""
-        flat = weight.detach().float().reshape(weight.shape[0], -1)
-        if per_channel:
-            lo, hi = torch.aminmax(flat, dim=1)
-        else:
-            lo, hi = (v.expand(flat.shape[0]) for v in torch.aminmax(flat))
-        w_scale, w_zero = calc_qparams(lo, hi, QMIN, QMAX, symmetric=True)
-        q_w = quantize(flat, w_scale, w_zero, QMIN, QMAX, axis=0)
+        q_w, w_scale = quantize_weight_int8(weight, per_channel)
+        q_w = q_w.reshape(weight.shape[0], -1)
         in_scale, in_zero = in_qparams
         out_scale, out_zero = out_qparams
         acc_scale = in_scale.double() * w_scale.double()                # S_x·S_w, the scale of the int32 accumulator
-        bias = torch.zeros(flat.shape[0]) if bias is None else bias.detach()
+        bias = torch.zeros(q_w.shape[0]) if bias is None else bias.detach()
         q_b = torch.round(bias.double() / acc_scale)
         correction = in_zero.double() * q_w.double().sum(dim=1)         # Z_x·Σ_k q_w
         total = q_b - correction
