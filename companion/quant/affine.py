@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["qrange", "storage_dtype", "calc_qparams", "quantize", "dequantize", "fake_quantize", "minmax_qparams",
+__all__ = ["qrange", "storage_dtype", "calc_qparams", "quantize", "dequantize", "fake_quantize", "quantize_unchecked",
+           "minmax_qparams",
            "quantize_weight_int8"]
 
 
@@ -118,7 +119,7 @@ def quantize(x: torch.Tensor, scale, zero_point, qmin: int = -128, qmax: int = 1
     _check_finite("x", x)
     inv_scale = 1.0 / _along(torch.as_tensor(scale, dtype=torch.float32), x, axis)
     zero = _along(torch.as_tensor(zero_point, dtype=torch.float32), x, axis)
-    return _codes(x, inv_scale, zero, qmin, qmax, fused=axis is None)
+    return quantize_unchecked(x, inv_scale, zero, qmin, qmax, fused=axis is None)
 
 
 def _real_code(x: torch.Tensor, inv_scale: torch.Tensor, zero: torch.Tensor, fused: bool) -> torch.Tensor:
@@ -132,8 +133,13 @@ def _real_code(x: torch.Tensor, inv_scale: torch.Tensor, zero: torch.Tensor, fus
     return x.float() * inv_scale + zero
 
 
-def _codes(x: torch.Tensor, inv_scale: torch.Tensor, zero: torch.Tensor, qmin: int, qmax: int, fused: bool) -> torch.Tensor:
-    """The arithmetic of :func:`quantize` without its checks, for callers that checked already."""
+def quantize_unchecked(x: torch.Tensor, inv_scale: torch.Tensor, zero: torch.Tensor | float, qmin: int, qmax: int,
+                       fused: bool = True) -> torch.Tensor:
+    """The arithmetic of :func:`quantize` without its checks, for hot paths that checked ``x`` already.
+
+    ``inv_scale`` is 1/S in float32 (a tensor shaped to broadcast against ``x``), ``zero`` is Z;
+    ``fused`` selects the per-tensor rounding (one fused multiply–add) over the per-channel one.
+    """
     return _real_code(x, inv_scale, zero, fused).round_().clamp_(qmin, qmax).to(storage_dtype(qmin, qmax))
 
 
