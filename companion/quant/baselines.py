@@ -17,15 +17,29 @@ from typing import Iterable
 import torch
 from torch import nn
 
-__all__ = ["quiet_deprecations", "torch_ao_dynamic", "torch_ao_static", "torchao_quantize", "linear_latency_table"]
+__all__ = ["quiet_deprecations", "quiet_torchao", "torch_ao_dynamic", "torch_ao_static", "torchao_quantize", "linear_latency_table"]
 
 
 @contextmanager
 def quiet_deprecations():
-    """Silence the deprecation warnings of ``torch.ao.quantization`` and quantized dtypes, by message."""
+    """Silence the deprecation warnings of ``torch.ao.quantization`` and quantized dtypes, by message, in a block."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*(deprecat|torch\.ao\.quantization).*")
         yield
+
+
+@contextmanager
+def quiet_torchao():
+    """Quieten the loader messages torchao's import logs to stderr (its and ``torch.utils._pytree``'s loggers)."""
+    loggers = [logging.getLogger(name) for name in ("torchao", "torch.utils._pytree")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def torch_ao_dynamic(model: nn.Module) -> nn.Module:
@@ -65,15 +79,15 @@ def torchao_quantize(model: nn.Module, config: str = "int8_dynamic") -> nn.Modul
 
     ``config``: ``"int8_dynamic"`` (Int8DynamicActivationInt8WeightConfig) or ``"int8_weight_only"``.
     """
-    for name in ("torchao", "torch.utils._pytree"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    from torchao.quantization import Int8DynamicActivationInt8WeightConfig, Int8WeightOnlyConfig, quantize_
+    with quiet_torchao():
+        from torchao.quantization import Int8DynamicActivationInt8WeightConfig, Int8WeightOnlyConfig, quantize_
 
     configs = {"int8_dynamic": Int8DynamicActivationInt8WeightConfig, "int8_weight_only": Int8WeightOnlyConfig}
     if config not in configs:
         raise ValueError(f"config must be one of {sorted(configs)}, got {config!r}")
     copied = copy.deepcopy(model).eval()
-    quantize_(copied, configs[config]())
+    with quiet_torchao():
+        quantize_(copied, configs[config]())
     return copied
 
 
