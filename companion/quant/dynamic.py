@@ -63,13 +63,20 @@ class DynamicQuantLinear(nn.Module):
         self._refresh()
 
     def _refresh(self) -> None:
-        """Derived, not saved: the (k, n) operand of the GEMM and S_w[j]·Σ_k q_w[j, k] per output."""
+        """Derived, not saved: the (k, n) operand of the GEMM, S_w[j]·Σ_k q_w[j, k] per output, and plain
+        references to the buffers the forward pass reads (cheaper than module attribute lookups)."""
         self._weight_t = self.weight_int8.t()
         self._sum_scale = self.weight_int8.to(torch.int32).sum(dim=1).float() * self.weight_scale
+        self._scale, self._bias = self.weight_scale, self.bias
 
     def _load_from_state_dict(self, *args, **kwargs):
         super()._load_from_state_dict(*args, **kwargs)
         self._refresh()
+
+    def _apply(self, fn, recurse=True):
+        super()._apply(fn, recurse)  # .to(), .cuda(), .double() replace the buffers: derive again
+        self._refresh()
+        return self
 
     @classmethod
     def from_float(cls, linear: nn.Linear) -> "DynamicQuantLinear":
@@ -91,11 +98,11 @@ class DynamicQuantLinear(nn.Module):
         acc = int_matmul(q_x, self._weight_t)
         # y = S_x·S_w·acc + (b − Z_x·S_x·S_w·Σ_k q_w): the zero-point term is one vector of out_features,
         # and the rescaling is one fused pass over the int32 accumulator.
-        if self.bias is None:
+        if self._bias is None:
             offset = self._sum_scale * (-x_zero * x_scale)
         else:
-            offset = torch.add(self.bias, self._sum_scale, alpha=-x_zero * x_scale)
-        y = torch.addcmul(offset, acc, self.weight_scale * x_scale)
+            offset = torch.add(self._bias, self._sum_scale, alpha=-x_zero * x_scale)
+        y = torch.addcmul(offset, acc, self._scale * x_scale)
         return y.reshape(*leading, self.out_features)
 
     def extra_repr(self) -> str:
