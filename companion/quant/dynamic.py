@@ -57,7 +57,9 @@ class DynamicQuantLinear(nn.Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
-        self.register_buffer("weight_int8", torch.zeros(out_features, in_features, dtype=torch.int8))
+        # (out, in) like nn.Linear's weight, laid out in memory as its transpose: the GEMM reads the
+        # contiguous (in, out) operand, which torch._int_mm multiplies about 10% faster than a strided one.
+        self.register_buffer("weight_int8", torch.zeros(in_features, out_features, dtype=torch.int8).t())
         self.register_buffer("weight_scale", torch.ones(out_features))
         self.register_buffer("bias", torch.zeros(out_features) if bias else None)
         self._refresh()
@@ -83,7 +85,8 @@ class DynamicQuantLinear(nn.Module):
         if not isinstance(linear, nn.Linear):
             raise TypeError(f"DynamicQuantLinear.from_float needs an nn.Linear, got {type(linear).__name__}")
         module = cls(linear.in_features, linear.out_features, bias=linear.bias is not None)
-        module.weight_int8, module.weight_scale = quantize_weight_int8(linear.weight)
+        weight_int8, module.weight_scale = quantize_weight_int8(linear.weight)
+        module.weight_int8 = weight_int8.t().contiguous().t()
         if linear.bias is not None:
             module.bias = linear.bias.detach().float().clone()
         module._refresh()
