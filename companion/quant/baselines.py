@@ -92,12 +92,13 @@ def torchao_quantize(model: nn.Module, config: str = "int8_dynamic") -> nn.Modul
 
 
 def linear_latency_table(features: int = 1024, batches=(1, 64), threads: int | None = None,
-                         min_run_time: float = 0.5, rounds: int = 3) -> list[dict]:
+                         min_run_time: float = 0.5, rounds: int = 3, cpu_time: bool = False) -> list[dict]:
     """Median latency of one features×features Linear: fp32, companion int8, torch.ao, torchao, one run.
 
     The implementations are timed side by side with :func:`companion.measure.interleaved_latency`,
     ``rounds`` rounds of ``min_run_time / rounds`` seconds each, so that a burst of load on a shared
-    machine hits all of them rather than one. One row per (batch, implementation) with the speed-up
+    machine hits all of them rather than one. ``cpu_time=True`` (one thread only) times the thread's
+    CPU time instead of wall-clock time (see :func:`companion.measure.latency`). One row per (batch, implementation) with the speed-up
     over fp32 and the time relative to torch.ao.
     """
     from ..measure import interleaved_latency
@@ -113,7 +114,7 @@ def linear_latency_table(features: int = 1024, batches=(1, 64), threads: int | N
     with quiet_deprecations():
         for batch in batches:
             times = interleaved_latency(models, torch.randn(batch, features), threads=threads, rounds=rounds,
-                                        min_run_time=min_run_time / rounds)
+                                        min_run_time=min_run_time / rounds, cpu_time=cpu_time)
             for name, ms in times.items():
                 rows.append({"batch": batch, "implementation": name, "median ms": ms,
                              "speed-up vs fp32": times["fp32 nn.Linear"] / ms,
