@@ -11,7 +11,9 @@ The column sums Σ_k q_w[j, k] are precomputed (times S_w[j]), so the zero-point
 multiply per output, and the rescaling is one fused multiply–add per output element. Everything
 around the GEMM is written for speed: the range comes from one pass (``aminmax``), S and Z are
 computed on Python scalars, and quantizing x takes the fused passes of
-:func:`~companion.quant.affine.quantize_unchecked`.
+:func:`~companion.quant.affine.quantize_unchecked`; the int8 weight is kept in memory as the
+contiguous (k, n) operand the GEMM reads.
+
 This is what ``torch.ao.quantization.quantize_dynamic`` does with ``per_channel_dynamic_qconfig``,
 except that PyTorch's fbgemm kernel quantizes activations to 7 bits (``reduce_range``) to avoid an
 overflow in its AVX2 inner loop, and we use all 8.
