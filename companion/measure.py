@@ -14,6 +14,7 @@ import contextlib
 import io
 import os
 import statistics
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
@@ -144,40 +145,48 @@ class Latency:
 
 
 def latency(model: nn.Module | callable, example_input: torch.Tensor, *, threads: int | None = None,
-            min_run_time: float = 0.3) -> Latency:
+            min_run_time: float = 0.3, cpu_time: bool = False) -> Latency:
     """Time ``model(example_input)`` with ``torch.utils.benchmark`` in inference mode.
 
     ``blocked_autorange`` repeats the call in blocks for at least ``min_run_time`` seconds and reports
     the median block time per call, which is robust to the occasional slow run; on CUDA it
     synchronises the device around each block. ``threads`` defaults to ``torch.get_num_threads()``.
+
+    ``cpu_time=True`` counts the CPU time of the calling thread instead of wall-clock time: on a
+    machine shared with other work it leaves out the time the thread waits to be scheduled. It
+    needs ``threads=1`` (with more, the work of PyTorch's other threads would not be counted).
     """
     if min_run_time <= 0:
         raise ValueError(f"min_run_time must be positive seconds, got {min_run_time}")
     threads = threads or torch.get_num_threads()
+    if cpu_time and threads != 1:
+        raise ValueError(f"cpu_time=True counts one thread's CPU time and needs threads=1, got threads={threads}")
     if isinstance(model, nn.Module):
         model.eval()
+    clock = {"timer": time.thread_time} if cpu_time else {}
     timer = benchmark.Timer(stmt="with torch.inference_mode(): model(x)", globals={"model": model, "x": example_input, "torch": torch},
-                            num_threads=threads)
+                            num_threads=threads, **clock)
     measurement = timer.blocked_autorange(min_run_time=min_run_time)
     return Latency(measurement.median * 1e3, measurement.iqr * 1e3, threads, len(measurement.times))
 
 
 def interleaved_latency(models: Mapping[str, nn.Module | Callable], example_input: torch.Tensor, *, threads: int | None = 1,
-                        rounds: int = 5, min_run_time: float = 0.1) -> dict[str, float]:
+                        rounds: int = 5, min_run_time: float = 0.1, cpu_time: bool = False) -> dict[str, float]:
     """Median over ``rounds`` of each model's median latency (ms), timing every model once per round.
 
     Each round gives every model ``min_run_time`` seconds of :func:`latency`; keeping the median of
     the rounds' medians makes the comparison robust to load that comes and goes on a shared machine.
-    ``models`` maps a label to an ``nn.Module`` or to any callable of one input.
+    ``models`` maps a label to an ``nn.Module`` or to any callable of one input; ``cpu_time`` is
+    passed to :func:`latency`.
     """
     if rounds < 1:
         raise ValueError(f"rounds must be ≥ 1, got {rounds}")
     times: dict[str, list[float]] = {name: [] for name in models}
     for _ in range(rounds):
         for name, model in models.items():
-            times[name].append(latency(model, example_input, threads=threads, min_run_time=min_run_time).median_ms)
+            times[name].append(latency(model, example_input, threads=threads, min_run_time=min_run_time,
+                                          cpu_time=cpu_time).median_ms)
     return {name: statistics.median(values) for name, values in times.items()}
-
 
 
 @torch.no_grad()

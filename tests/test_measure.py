@@ -146,3 +146,10 @@ def test_accuracy_counts_correct_predictions_like_a_hand_loop():
     assert model.training  # the mode is restored
     with pytest.raises(ValueError, match="empty"):
         measure.accuracy(model, [])
+
+
+def test_latency_in_cpu_time_needs_one_thread():
+    result = measure.latency(MLP(), torch.zeros(4, 64), threads=1, min_run_time=0.05, cpu_time=True)
+    assert result.median_ms > 0 and result.threads == 1
+    with pytest.raises(ValueError, match="threads=1"):
+        measure.latency(MLP(), torch.zeros(4, 64), threads=2, min_run_time=0.05, cpu_time=True)

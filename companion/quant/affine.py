@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["qrange", "storage_dtype", "calc_qparams", "quantize", "dequantize", "fake_quantize"]
+__all__ = ["qrange", "storage_dtype", "calc_qparams", "quantize", "dequantize", "fake_quantize", "quantize_unchecked",
+           "minmax_qparams",
+           "quantize_weight_int8"]
 
 
 def qrange(bits: int, signed: bool = True, narrow: bool = False) -> tuple[int, int]:
@@ -117,7 +119,7 @@ def quantize(x: torch.Tensor, scale, zero_point, qmin: int = -128, qmax: int = 1
     _check_finite("x", x)
     inv_scale = 1.0 / _along(torch.as_tensor(scale, dtype=torch.float32), x, axis)
     zero = _along(torch.as_tensor(zero_point, dtype=torch.float32), x, axis)
-    return _codes(x, inv_scale, zero, qmin, qmax, fused=axis is None)
+    return quantize_unchecked(x, inv_scale, zero, qmin, qmax, fused=axis is None)
 
 
 def _real_code(x: torch.Tensor, inv_scale: torch.Tensor, zero: torch.Tensor, fused: bool) -> torch.Tensor:
@@ -131,8 +133,13 @@ def _real_code(x: torch.Tensor, inv_scale: torch.Tensor, zero: torch.Tensor, fus
     return x.float() * inv_scale + zero
 
 
-def _codes(x: torch.Tensor, inv_scale: torch.Tensor, zero: torch.Tensor, qmin: int, qmax: int, fused: bool) -> torch.Tensor:
-    """The arithmetic of :func:`quantize` without its checks, for callers that checked already."""
+def quantize_unchecked(x: torch.Tensor, inv_scale: torch.Tensor, zero: torch.Tensor | float, qmin: int, qmax: int,
+                       fused: bool = True) -> torch.Tensor:
+    """The arithmetic of :func:`quantize` without its checks, for hot paths that checked ``x`` already.
+
+    ``inv_scale`` is 1/S in float32 (a tensor shaped to broadcast against ``x``), ``zero`` is Z;
+    ``fused`` selects the per-tensor rounding (one fused multiply–add) over the per-channel one.
+    """
     return _real_code(x, inv_scale, zero, fused).round_().clamp_(qmin, qmax).to(storage_dtype(qmin, qmax))
 
 
@@ -157,3 +164,29 @@ def fake_quantize(x: torch.Tensor, scale, zero_point, qmin: int = -128, qmax: in
     unclipped = torch.round(_real_code(x.detach(), inv_scale, zero, fused=axis is None))
     inside = ((unclipped >= qmin) & (unclipped <= qmax)).to(x.dtype)
     return x_hat.to(x.dtype) + (x - x.detach()) * inside
+
+
+def minmax_qparams(x: torch.Tensor, qmin: int = -128, qmax: int = 127, symmetric: bool = False,
+                   axis: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(S, Z) of :func:`calc_qparams` for the range [min x, max x]: per tensor, or one per slice along ``axis``."""
+    x = x.detach().float()
+    if axis is None:
+        low, high = torch.aminmax(x)
+    else:
+        low, high = torch.aminmax(torch.movedim(x, axis, 0).reshape(x.shape[axis], -1), dim=1)
+    return calc_qparams(low, high, qmin, qmax, symmetric=symmetric)
+
+
+def quantize_weight_int8(weight: torch.Tensor, per_channel: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric int8 codes of a Linear/Conv weight and one scale per output channel, with Z = 0.
+
+    S_w[j] = max_k |W[j, k]| / 127.5 for output channel j (``per_channel``), or one S_w for the whole
+    tensor repeated for every channel; q_w = clamp(round(W / S_w), −128, 127). These are the weights
+    of int8 post-training quantization, dynamic and static alike, and of PyTorch's
+    ``per_channel_dynamic_qconfig``. Returns (q_w as int8 in the weight's shape, S_w as float32 of
+    shape (out_channels,)).
+    """
+    scale, zero = minmax_qparams(weight, -128, 127, symmetric=True, axis=0 if per_channel else None)
+    channels = weight.shape[0]
+    scale, zero = scale.expand(channels).contiguous(), zero.expand(channels).contiguous()
+    return quantize(weight.detach().float(), scale, zero, -128, 127, axis=0), scale

@@ -28,7 +28,7 @@ from torch import nn
 from ..layers import weight_layers
 from . import affine
 
-__all__ = ["UNIFORM_BITS", "QuantizedWeight", "UniformWeight", "BinaryWeight", "TernaryWeight", "quantize_uniform",
+__all__ = ["UNIFORM_BITS", "check_weight", "QuantizedWeight", "UniformWeight", "BinaryWeight", "TernaryWeight", "quantize_uniform",
            "fake_quantize_uniform", "binarize", "ternarize", "fake_binarize", "fake_ternarize",
            "quantize_weights"]
 
@@ -101,7 +101,8 @@ class TernaryWeight(QuantizedWeight):
         return {"alpha": self.alpha}
 
 
-def _check_weight(weight: torch.Tensor) -> None:
+def check_weight(weight: torch.Tensor) -> None:
+    """Raise a clear error unless ``weight`` is a finite floating-point tensor with at least one entry."""
     if not isinstance(weight, torch.Tensor) or not weight.is_floating_point():
         raise TypeError(f"weight must be a floating-point tensor, got {type(weight).__name__}")
     if weight.dim() < 1 or weight.numel() == 0:
@@ -147,15 +148,16 @@ def _uniform_params(weight: torch.Tensor, bits: int, granularity: str, group_siz
     if not isinstance(bits, int) or bits not in UNIFORM_BITS:
         raise ValueError(f"bits must be an integer in [{UNIFORM_BITS.start}, {UNIFORM_BITS.stop - 1}] for uniform "
                          f"quantization, got {bits!r} (use binarize for 1 bit)")
-    _check_weight(weight)
+    check_weight(weight)
     size = _group_size(weight, granularity, group_size)
     qmin, qmax = affine.qrange(bits, signed=False)
     grouped = _group(weight.detach().float(), size, pad_value=0.0)  # zero padding: the range contains 0 anyway
     if granularity == "tensor":
-        low, high = grouped.amin().reshape(1, 1), grouped.amax().reshape(1, 1)
+        scale, zero_point = (p.reshape(1, 1) for p in affine.minmax_qparams(grouped, qmin, qmax, symmetric))
     else:
-        low, high = grouped.amin(dim=2), grouped.amax(dim=2)
-    scale, zero_point = affine.calc_qparams(low, high, qmin, qmax, symmetric=symmetric)
+        out, groups, _ = grouped.shape
+        rows = affine.minmax_qparams(grouped.reshape(out * groups, size), qmin, qmax, symmetric, axis=0)
+        scale, zero_point = (p.reshape(out, groups) for p in rows)
     return grouped, size, qmin, qmax, scale, zero_point
 
 
@@ -203,7 +205,7 @@ def binarize(weight: torch.Tensor, scaled: bool = True) -> BinaryWeight:
 
     sign(0) is taken as +1, so every weight gets one of two values. Code q = 1 for +, 0 for −.
     """
-    _check_weight(weight)
+    check_weight(weight)
     weight = weight.detach().float()
     codes = (weight >= 0).to(torch.uint8)
     alpha = _row_mean(weight.abs(), per_channel=True) if scaled else torch.ones(weight.shape[0])
@@ -217,7 +219,7 @@ def ternarize(weight: torch.Tensor, threshold_factor: float = TWN_THRESHOLD, per
     ``per_channel`` (the default here) Δ and α are computed per output channel; ``False`` gives the
     paper's one Δ and α per layer. A row whose weights are all zero gets α = 0.
     """
-    _check_weight(weight)
+    check_weight(weight)
     if not (isinstance(threshold_factor, (int, float)) and 0.0 <= threshold_factor < float("inf")):
         raise ValueError(f"threshold_factor must be a finite number ≥ 0, got {threshold_factor!r}")
     weight = weight.detach().float()

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..layers import fold_batchnorm
-from .affine import calc_qparams, dequantize, quantize
+from .affine import dequantize, quantize, quantize_weight_int8
 from .fixed_point import quantize_multiplier, requantize
 from .intmm import int_matmul
 from .observers import MinMaxObserver, Observer
@@ -61,19 +61,19 @@ class _IntLayer(nn.Module):
         super()._load_from_state_dict(*args, **kwargs)
         self._refresh()
 
-    def _set(self, weight: torch.Tensor, bias: torch.Tensor | None, in_qparams, out_qparams, per_channel: bool) -> None:
-        """Quantize float weight and bias for input (S_x, Z_x) and output (S_y, Z_y) parameters."""
-        flat = weight.detach().float().reshape(weight.shape[0], -1)
-        if per_channel:
-            lo, hi = torch.aminmax(flat, dim=1)
-        else:
-            lo, hi = (v.expand(flat.shape[0]) for v in torch.aminmax(flat))
-        w_scale, w_zero = calc_qparams(lo, hi, QMIN, QMAX, symmetric=True)
-        q_w = quantize(flat, w_scale, w_zero, QMIN, QMAX, axis=0)
+    def quantize_from(self, weight: torch.Tensor, bias: torch.Tensor | None, in_qparams, out_qparams,
+                      per_channel: bool) -> None:
+        """Quantize float weight and bias for input (S_x, Z_x) and output (S_y, Z_y) parameters.
+
+        q_w: symmetric int8 (Z_w = 0); the int32 constant per channel is q_b − Z_x·Σ_k q_w with
+        q_b = round(b / (S_x·S_w)); M = S_x·S_w / S_y is stored as the fixed-point pair (M₀·2³¹, n).
+        """
+        q_w, w_scale = quantize_weight_int8(weight, per_channel)
+        q_w = q_w.reshape(weight.shape[0], -1)
         in_scale, in_zero = in_qparams
         out_scale, out_zero = out_qparams
         acc_scale = in_scale.double() * w_scale.double()                # S_x·S_w, the scale of the int32 accumulator
-        bias = torch.zeros(flat.shape[0]) if bias is None else bias.detach()
+        bias = torch.zeros(q_w.shape[0]) if bias is None else bias.detach()
         q_b = torch.round(bias.double() / acc_scale)
         correction = in_zero.double() * q_w.double().sum(dim=1)         # Z_x·Σ_k q_w
         total = q_b - correction
@@ -87,7 +87,8 @@ class _IntLayer(nn.Module):
         self.out_scale, self.out_zero = out_scale.float(), out_zero.to(torch.int32)
         self._refresh()
 
-    def _requantize(self, acc: torch.Tensor) -> torch.Tensor:
+    def requantize_accumulator(self, acc: torch.Tensor) -> torch.Tensor:
+        """q_y = clamp(Z_y + round(M·(acc + constant)), q_lo, 127) in integers; q_lo = Z_y with a fused ReLU."""
         lower = max(QMIN, int(self.out_zero)) if self.relu else QMIN
         return requantize(acc + self.bias_int32, self.multiplier, self.shift, self.out_zero, lower, QMAX)
 
@@ -105,11 +106,11 @@ class IntLinear(_IntLayer):
     @classmethod
     def from_float(cls, linear: nn.Linear, in_qparams, out_qparams, relu: bool = False, per_channel: bool = True) -> "IntLinear":
         module = cls(linear.in_features, linear.out_features, relu)
-        module._set(linear.weight, linear.bias, in_qparams, out_qparams, per_channel)
+        module.quantize_from(linear.weight, linear.bias, in_qparams, out_qparams, per_channel)
         return module
 
     def forward(self, q_x: torch.Tensor) -> torch.Tensor:
-        return self._requantize(int_matmul(q_x, self._weight_t))
+        return self.requantize_accumulator(int_matmul(q_x, self._weight_t))
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, relu={self.relu}"
@@ -133,7 +134,7 @@ class IntConv2d(_IntLayer):
         if conv.groups != 1 or conv.padding_mode != "zeros" or isinstance(conv.padding, str):
             raise TypeError("IntConv2d supports groups=1, zero padding given as integers only")
         module = cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation, relu)
-        module._set(conv.weight, conv.bias, in_qparams, out_qparams, per_channel)
+        module.quantize_from(conv.weight, conv.bias, in_qparams, out_qparams, per_channel)
         return module
 
     def forward(self, q_x: torch.Tensor) -> torch.Tensor:
@@ -145,7 +146,7 @@ class IntConv2d(_IntLayer):
         out_h = (height + 2 * ph - self.dilation[0] * (self.kernel_size[0] - 1) - 1) // self.stride[0] + 1
         out_w = (width + 2 * pw - self.dilation[1] * (self.kernel_size[1] - 1) - 1) // self.stride[1] + 1
         rows = cols.transpose(1, 2).reshape(-1, cols.shape[1]).to(torch.int8)
-        q_y = self._requantize(int_matmul(rows, self._weight_t))                             # (N·L, out)
+        q_y = self.requantize_accumulator(int_matmul(rows, self._weight_t))                  # (N·L, out)
         return q_y.reshape(batch, out_h, out_w, self.out_channels).permute(0, 3, 1, 2).contiguous()
 
     def extra_repr(self) -> str:
