@@ -193,3 +193,21 @@ def test_int_max_pool_commutes_with_dequantization():
         assert torch.equal(got, expected)
     with pytest.raises(TypeError, match="ceil_mode"):
         quantize_static(nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2, ceil_mode=True)), [torch.randn(2, 1, 6, 6)])
+
+
+def test_four_bit_weights_stay_on_their_grid_and_match_the_float_oracle():
+    torch.manual_seed(8)
+    conv = nn.Conv2d(4, 6, 3, padding=1)
+    in_q, out_q = _qparams(0.03, 2), _qparams(0.05, -1)
+    module = IntConv2d.from_float(conv, in_q, out_q, weight_bits=4)
+    assert int(module.weight_int8.min()) >= -8 and int(module.weight_int8.max()) <= 7
+    # The per-channel scale is max|w| / 7.5: the largest weight of each channel lands on code ±7 or −8.
+    expected_scale = conv.weight.detach().abs().flatten(1).amax(dim=1) / 7.5
+    assert torch.allclose(module.weight_scale, expected_scale)
+    q_x = torch.randint(-128, 128, (2, 4, 5, 5), dtype=torch.int8)
+    w_hat = dequantize(module.weight_int8, module.weight_scale, torch.zeros(6, dtype=torch.int32), axis=0)
+    y = F.conv2d(dequantize(q_x, *in_q), w_hat, conv.bias.detach(), padding=1)
+    assert int((module(q_x).float() - _reference_codes(y, 0.05, -1, False)).abs().max()) <= 1
+    for bad in (1, 9, 4.0):
+        with pytest.raises(ValueError, match="weight_bits"):
+            IntLinear.from_float(nn.Linear(3, 2), in_q, out_q, weight_bits=bad)

@@ -97,15 +97,23 @@ class _IntLayer(nn.Module):
         super()._load_from_state_dict(*args, **kwargs)
         self._refresh()
 
-    def _set(self, weight: torch.Tensor, bias: torch.Tensor | None, in_qparams, out_qparams, per_channel: bool) -> None:
-        """Quantize float weight and bias for input (S_x, Z_x) and output (S_y, Z_y) parameters."""
+    def _set(self, weight: torch.Tensor, bias: torch.Tensor | None, in_qparams, out_qparams, per_channel: bool,
+             weight_bits: int = 8) -> None:
+        """Quantize float weight and bias for input (S_x, Z_x) and output (S_y, Z_y) parameters.
+
+        ``weight_bits`` < 8 keeps the weight codes on the symmetric grid [−2^(b−1), 2^(b−1) − 1] (stored
+        in int8 tensors here; packed two to a byte on a device for b = 4).
+        """
+        if not isinstance(weight_bits, int) or not 2 <= weight_bits <= 8:
+            raise ValueError(f"weight_bits must be an integer in [2, 8], got {weight_bits!r}")
+        w_min, w_max = -2 ** (weight_bits - 1), 2 ** (weight_bits - 1) - 1
         flat = weight.detach().float().reshape(weight.shape[0], -1)
         if per_channel:
             lo, hi = torch.aminmax(flat, dim=1)
         else:
             lo, hi = (v.expand(flat.shape[0]) for v in torch.aminmax(flat))
-        w_scale, w_zero = calc_qparams(lo, hi, QMIN, QMAX, symmetric=True)
-        q_w = quantize(flat, w_scale, w_zero, QMIN, QMAX, axis=0)
+        w_scale, w_zero = calc_qparams(lo, hi, w_min, w_max, symmetric=True)
+        q_w = quantize(flat, w_scale, w_zero, w_min, w_max, axis=0).to(torch.int8)
         in_scale, in_zero = in_qparams
         out_scale, out_zero = out_qparams
         acc_scale = in_scale.double() * w_scale.double()                # S_x·S_w, the scale of the int32 accumulator
@@ -139,9 +147,10 @@ class IntLinear(_IntLayer):
         return {"in_features": self.in_features, "out_features": self.out_features, "relu": self.relu}
 
     @classmethod
-    def from_float(cls, linear: nn.Linear, in_qparams, out_qparams, relu: bool = False, per_channel: bool = True) -> "IntLinear":
+    def from_float(cls, linear: nn.Linear, in_qparams, out_qparams, relu: bool = False, per_channel: bool = True,
+                   weight_bits: int = 8) -> "IntLinear":
         module = cls(linear.in_features, linear.out_features, relu)
-        module._set(linear.weight, linear.bias, in_qparams, out_qparams, per_channel)
+        module._set(linear.weight, linear.bias, in_qparams, out_qparams, per_channel, weight_bits)
         return module
 
     def forward(self, q_x: torch.Tensor) -> torch.Tensor:
@@ -177,12 +186,13 @@ class IntConv2d(_IntLayer):
                 "groups": self.groups}
 
     @classmethod
-    def from_float(cls, conv: nn.Conv2d, in_qparams, out_qparams, relu: bool = False, per_channel: bool = True) -> "IntConv2d":
+    def from_float(cls, conv: nn.Conv2d, in_qparams, out_qparams, relu: bool = False, per_channel: bool = True,
+                   weight_bits: int = 8) -> "IntConv2d":
         if conv.padding_mode != "zeros" or isinstance(conv.padding, str):
             raise TypeError("IntConv2d supports zero padding given as integers only")
         module = cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
                      relu, conv.groups)
-        module._set(conv.weight, conv.bias, in_qparams, out_qparams, per_channel)
+        module._set(conv.weight, conv.bias, in_qparams, out_qparams, per_channel, weight_bits)
         return module
 
     def forward(self, q_x: torch.Tensor) -> torch.Tensor:
@@ -320,12 +330,13 @@ def _float_stage(module: nn.Module, relu: bool) -> Callable[[torch.Tensor], torc
 
 @torch.no_grad()
 def quantize_static(model: nn.Sequential, calibration: Iterable, observer: Callable[[], Observer] | None = None,
-                    per_channel: bool = True) -> IntegerSequential:
+                    per_channel: bool = True, weight_bits: int = 8) -> IntegerSequential:
     """Fold BatchNorm, calibrate activation ranges on ``calibration`` batches, convert to integer-only.
 
     ``calibration`` yields input tensors or (input, target) pairs; ``observer`` makes one activation
     observer (default: asymmetric int8 min-max, :class:`MinMaxObserver`); ``per_channel`` chooses
-    per-channel (default) or per-tensor symmetric int8 weights. ``model`` is not modified.
+    per-channel (default) or per-tensor symmetric int8 weights; ``weight_bits`` < 8 puts the weights on a
+    coarser symmetric grid (e.g. 4-bit codes, W4A8) while activations stay int8. ``model`` is not modified.
     """
     observer = observer or (lambda: MinMaxObserver(bits=8, signed=True))
     folded = fuse_conv_bn(model.eval()) if isinstance(model, nn.Sequential) else model
@@ -352,11 +363,11 @@ def quantize_static(model: nn.Sequential, calibration: Iterable, observer: Calla
     for name, module, relu in plan:
         if isinstance(module, nn.Linear):
             out = output_observers[name].calculate_qparams()
-            layers.append((name, IntLinear.from_float(module, qparams, out, relu, per_channel)))
+            layers.append((name, IntLinear.from_float(module, qparams, out, relu, per_channel, weight_bits)))
             qparams = out
         elif isinstance(module, nn.Conv2d):
             out = output_observers[name].calculate_qparams()
-            layers.append((name, IntConv2d.from_float(module, qparams, out, relu, per_channel)))
+            layers.append((name, IntConv2d.from_float(module, qparams, out, relu, per_channel, weight_bits)))
             qparams = out
         elif isinstance(module, nn.MaxPool2d):
             layers.append((name, IntMaxPool2d(module.kernel_size, module.stride, module.padding)))
