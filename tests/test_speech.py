@@ -111,3 +111,14 @@ def test_bad_configurations_are_rejected():
         speech.SpeechConfig(test_flite_voices=4)
     with pytest.raises(ValueError, match="espeak-ng variants"):
         speech.synthesize(speech.SpeechConfig(variants=("m1", "m2"), val_variants=1, test_variants=1))
+
+
+def test_keyword_splits_are_standardised_log_mels_of_the_augmented_clips(small, tmp_path, monkeypatch):
+    monkeypatch.setenv("COMPANION_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(speech, "synthesize", lambda config, **kwargs: small)  # the module's utterances
+    splits = speech.keyword_splits(copies=2, config=speech.SpeechConfig(seed=0, **SMALL))
+    assert splits.input_shape == (1, 51, 20) and splits.num_classes == 10
+    assert len(splits.y_train) == 2 * len(small.indices("train"))
+    assert len(splits.y_test) == len(small.indices("test")) and len(splits.y_val) == len(small.indices("val"))
+    assert abs(float(splits.x_train.mean())) < 1e-4 and abs(float(splits.x_train.std()) - 1) < 1e-4
+    assert (speech.cache_path(speech.SpeechConfig(seed=0, **SMALL)) / "manifest.json").exists()
