@@ -26,8 +26,8 @@ from torch.utils import benchmark
 from .layers import WEIGHT_LAYERS
 
 __all__ = ["hooked", "count_parameters", "count_nonzero", "sparsity", "dense_bytes", "state_dict_bytes", "file_bytes",
-           "macs_by_layer", "count_macs", "Latency", "latency", "interleaved_latency", "layer_latencies", "predictions",
-           "accuracy", "cost_report", "pareto_front"]
+           "macs_by_layer", "count_macs", "activation_bytes_by_layer", "peak_activation_bytes", "Latency", "latency",
+           "interleaved_latency", "layer_latencies", "predictions", "accuracy", "cost_report", "pareto_front"]
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -129,6 +129,50 @@ def macs_by_layer(model: nn.Module, example_input: torch.Tensor) -> dict[str, in
 def count_macs(model: nn.Module, example_input: torch.Tensor) -> int:
     """Total Linear and Conv MACs of one forward pass on ``example_input`` (see :func:`macs_by_layer`)."""
     return sum(macs_by_layer(model, example_input).values())
+
+
+def _tensor_bytes(value) -> int:
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, (tuple, list)):
+        return sum(_tensor_bytes(v) for v in value)
+    return 0
+
+
+def _shares_storage(output, inputs: tuple) -> bool:
+    """Whether ``output`` is a view of (or the same memory as) one of the inputs: no new buffer."""
+    if not isinstance(output, torch.Tensor):
+        return False
+    return any(isinstance(t, torch.Tensor) and t.untyped_storage().data_ptr() == output.untyped_storage().data_ptr()
+               for t in inputs)
+
+
+@torch.no_grad()
+def activation_bytes_by_layer(model: nn.Module, example_input: torch.Tensor) -> dict[str, int]:
+    """Bytes live while each leaf layer runs: its input tensors plus its output, measured by forward hooks.
+
+    This is the memory of a layer-by-layer executor (e.g. a microcontroller runtime) that keeps one
+    buffer for the current layer's input and one for its output and frees the input afterwards. A layer
+    whose output is a view of its input (Flatten, an in-place ReLU) needs no new buffer and counts its
+    input only. Weights are not included; the batch size is that of ``example_input``.
+    """
+    sizes: dict[str, int] = {}
+
+    def recorder(name: str) -> Callable:
+        def hook(module, inputs, output):
+            live = _tensor_bytes(inputs) + (0 if _shares_storage(output, inputs) else _tensor_bytes(output))
+            sizes[name] = max(sizes.get(name, 0), live)
+        return hook
+
+    leaves = [(m, recorder(name)) for name, m in model.named_modules() if not list(m.children())]
+    with hooked(model, leaves):
+        model(example_input)
+    return sizes
+
+
+def peak_activation_bytes(model: nn.Module, example_input: torch.Tensor) -> int:
+    """The largest input + output bytes of any one layer (see :func:`activation_bytes_by_layer`)."""
+    return max(activation_bytes_by_layer(model, example_input).values())
 
 
 @dataclass(frozen=True)

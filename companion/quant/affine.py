@@ -177,16 +177,22 @@ def minmax_qparams(x: torch.Tensor, qmin: int = -128, qmax: int = 127, symmetric
     return calc_qparams(low, high, qmin, qmax, symmetric=symmetric)
 
 
-def quantize_weight_int8(weight: torch.Tensor, per_channel: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+def quantize_weight_int8(weight: torch.Tensor, per_channel: bool = True,
+                         bits: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
     """Symmetric int8 codes of a Linear/Conv weight and one scale per output channel, with Z = 0.
 
-    S_w[j] = max_k |W[j, k]| / 127.5 for output channel j (``per_channel``), or one S_w for the whole
-    tensor repeated for every channel; q_w = clamp(round(W / S_w), −128, 127). These are the weights
-    of int8 post-training quantization, dynamic and static alike, and of PyTorch's
-    ``per_channel_dynamic_qconfig``. Returns (q_w as int8 in the weight's shape, S_w as float32 of
-    shape (out_channels,)).
+    S_w[j] = max_k |W[j, k]| / ((q_max − q_min) / 2) for output channel j (``per_channel``), or one S_w
+    for the whole tensor repeated for every channel; q_w = clamp(round(W / S_w), q_min, q_max) with
+    [q_min, q_max] = [−2^(b−1), 2^(b−1) − 1] = [−128, 127] for the default ``bits`` = 8. These are the
+    weights of int8 post-training quantization, dynamic and static alike, and of PyTorch's
+    ``per_channel_dynamic_qconfig``; ``bits`` < 8 keeps the codes on the narrower grid, still stored
+    in int8 tensors (2 ≤ ``bits`` ≤ 8, else ``ValueError``). Returns (q_w as int8 in the weight's
+    shape, S_w as float32 of shape (out_channels,)).
     """
-    scale, zero = minmax_qparams(weight, -128, 127, symmetric=True, axis=0 if per_channel else None)
+    if isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= 8:
+        raise ValueError(f"bits must be an integer in [2, 8], got {bits!r}")
+    qmin, qmax = -2 ** (bits - 1), 2 ** (bits - 1) - 1
+    scale, zero = minmax_qparams(weight, qmin, qmax, symmetric=True, axis=0 if per_channel else None)
     channels = weight.shape[0]
     scale, zero = scale.expand(channels).contiguous(), zero.expand(channels).contiguous()
-    return quantize(weight.detach().float(), scale, zero, -128, 127, axis=0), scale
+    return quantize(weight.detach().float(), scale, zero, qmin, qmax, axis=0).to(torch.int8), scale

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["int_mm_supported", "int_matmul"]
+__all__ = ["int_mm_supported", "int_matmul", "grouped_int_matmul"]
 
 _MAX_INNER = (2 ** 31 - 1) // (128 * 128)
 
@@ -44,3 +44,19 @@ def int_matmul(a: torch.Tensor, b: torch.Tensor, use_int_mm: bool = True) -> tor
     if use_int_mm and int_mm_supported(a, b):
         return torch._int_mm(a, b)
     return (a.to(torch.float64) @ b.to(torch.float64)).to(torch.int32)
+
+
+def grouped_int_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """C[g] = A[g]·B[g] for int8 A (groups×m×k) and int8 B (groups×k×n), as int32, exactly.
+
+    The batched product of a grouped (e.g. depthwise) convolution. It runs as an int32 ``torch.bmm``:
+    each product of two int8 codes is below 2¹⁴ in magnitude, so the int32 sums are exact for inner
+    sizes up to 131,072 (larger ones are rejected).
+    """
+    if a.dtype != torch.int8 or b.dtype != torch.int8:
+        raise TypeError(f"grouped_int_matmul needs int8 operands, got {a.dtype} and {b.dtype}")
+    if a.dim() != 3 or b.dim() != 3 or a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise ValueError(f"grouped_int_matmul needs shapes (g, m, k) and (g, k, n), got {tuple(a.shape)} and {tuple(b.shape)}")
+    if a.shape[2] > _MAX_INNER:
+        raise ValueError(f"inner size {a.shape[2]} may overflow int32 (at most {_MAX_INNER})")
+    return torch.bmm(a.to(torch.int32), b.to(torch.int32))

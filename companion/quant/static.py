@@ -1,7 +1,8 @@
 """Static post-training quantization with integer-only inference (Jacob et al. 2018).
 
-Pipeline for a flat ``nn.Sequential`` of Conv2d/Linear (each optionally followed by BatchNorm2d and
-ReLU), MaxPool2d, Flatten, Dropout and Identity layers:
+Pipeline for a flat ``nn.Sequential`` of Conv2d (grouped and depthwise included)/Linear (each
+optionally followed by BatchNorm2d and ReLU), MaxPool2d, global AdaptiveAvgPool2d, Flatten, Dropout
+and Identity layers:
 
 1. :func:`companion.layers.fold_batchnorm`: y = γ·(conv(x) − μ)/σ + β is again a convolution, with
    W' = W·γ/σ (per output channel) and b' = β + (b − μ)·γ/σ, σ = √(var + ε).
@@ -15,7 +16,11 @@ ReLU), MaxPool2d, Flatten, Dropout and Identity layers:
 
    with the fixed-point multiplication of :mod:`~companion.quant.fixed_point`; a fused ReLU raises the
    lower bound q_lo from −128 to Z_y. Zero padding of a convolution pads with the code Z_x (real 0).
-   Max pooling and flattening work on the codes directly (a monotone map commutes with max).
+   A grouped convolution (``groups`` = G) does one such product per group: output channel j reads only
+   the C/G input channels of its group; a depthwise convolution is G = C.
+   Max pooling and flattening work on the codes directly (a monotone map commutes with max). Global
+   average pooling keeps the input's (S, Z): the mean of S·(q − Z) is S·(mean(q) − Z), so the output
+   code is mean(q) rounded, computed as ⌊(Σq + ⌊n/2⌋)/n⌋ in integers.
 4. Only the first layer sees floats (quantize) and only the last returns them (dequantize).
 """
 from __future__ import annotations
@@ -30,10 +35,10 @@ from torch import nn
 from ..layers import fold_batchnorm
 from .affine import dequantize, quantize, quantize_weight_int8
 from .fixed_point import quantize_multiplier, requantize
-from .intmm import int_matmul
+from .intmm import grouped_int_matmul, int_matmul
 from .observers import MinMaxObserver, Observer
 
-__all__ = ["IntLinear", "IntConv2d", "IntMaxPool2d", "IntFlatten",
+__all__ = ["IntLinear", "IntConv2d", "IntMaxPool2d", "IntAvgPool2d", "IntFlatten",
            "IntegerSequential", "quantize_static", "INT_MODULES"]
 
 QMIN, QMAX = -128, 127
@@ -62,13 +67,15 @@ class _IntLayer(nn.Module):
         self._refresh()
 
     def quantize_from(self, weight: torch.Tensor, bias: torch.Tensor | None, in_qparams, out_qparams,
-                      per_channel: bool) -> None:
+                      per_channel: bool, weight_bits: int = 8) -> None:
         """Quantize float weight and bias for input (S_x, Z_x) and output (S_y, Z_y) parameters.
 
-        q_w: symmetric int8 (Z_w = 0); the int32 constant per channel is q_b − Z_x·Σ_k q_w with
-        q_b = round(b / (S_x·S_w)); M = S_x·S_w / S_y is stored as the fixed-point pair (M₀·2³¹, n).
+        q_w: symmetric ``weight_bits``-bit codes on [−2^(b−1), 2^(b−1) − 1] (Z_w = 0; stored in int8
+        tensors, packed two to a byte on a device for b = 4); the int32 constant per channel is
+        q_b − Z_x·Σ_k q_w with q_b = round(b / (S_x·S_w)); M = S_x·S_w / S_y is stored as the
+        fixed-point pair (M₀·2³¹, n).
         """
-        q_w, w_scale = quantize_weight_int8(weight, per_channel)
+        q_w, w_scale = quantize_weight_int8(weight, per_channel, bits=weight_bits)
         q_w = q_w.reshape(weight.shape[0], -1)
         in_scale, in_zero = in_qparams
         out_scale, out_zero = out_qparams
@@ -104,9 +111,10 @@ class IntLinear(_IntLayer):
         return {"in_features": self.in_features, "out_features": self.out_features, "relu": self.relu}
 
     @classmethod
-    def from_float(cls, linear: nn.Linear, in_qparams, out_qparams, relu: bool = False, per_channel: bool = True) -> "IntLinear":
+    def from_float(cls, linear: nn.Linear, in_qparams, out_qparams, relu: bool = False, per_channel: bool = True,
+                   weight_bits: int = 8) -> "IntLinear":
         module = cls(linear.in_features, linear.out_features, relu)
-        module.quantize_from(linear.weight, linear.bias, in_qparams, out_qparams, per_channel)
+        module.quantize_from(linear.weight, linear.bias, in_qparams, out_qparams, per_channel, weight_bits)
         return module
 
     def forward(self, q_x: torch.Tensor) -> torch.Tensor:
@@ -117,24 +125,38 @@ class IntLinear(_IntLayer):
 
 
 class IntConv2d(_IntLayer):
-    """Integer-only Conv2d (+ fused ReLU) as im2col and an int8 GEMM; groups = 1."""
+    """Integer-only Conv2d (+ fused ReLU) as im2col and int8 GEMMs, one per group (depthwise: groups = channels)."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1, relu: bool = False):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 relu: bool = False, groups: int = 1):
         kernel_size, stride, padding, dilation = (nn.modules.utils._pair(v) for v in (kernel_size, stride, padding, dilation))
-        super().__init__(out_channels, (out_channels, in_channels, *kernel_size), relu)
-        self.in_channels, self.out_channels = in_channels, out_channels
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"groups must be a positive divisor of in_channels={in_channels} and "
+                             f"out_channels={out_channels}, got {groups}")
+        super().__init__(out_channels, (out_channels, in_channels // groups, *kernel_size), relu)
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size, self.stride, self.padding, self.dilation = kernel_size, stride, padding, dilation
+
+    def _refresh(self) -> None:
+        super()._refresh()
+        groups = getattr(self, "groups", 1)
+        if groups > 1:  # (groups, C/G·kh·kw, out/G): one GEMM operand per group
+            per_group = self.weight_int8.shape[0] // groups
+            self._weight_t = self.weight_int8.reshape(groups, per_group, -1).transpose(1, 2).contiguous()
 
     def layout(self) -> dict:
         return {"in_channels": self.in_channels, "out_channels": self.out_channels, "kernel_size": self.kernel_size,
-                "stride": self.stride, "padding": self.padding, "dilation": self.dilation, "relu": self.relu}
+                "stride": self.stride, "padding": self.padding, "dilation": self.dilation, "relu": self.relu,
+                "groups": self.groups}
 
     @classmethod
-    def from_float(cls, conv: nn.Conv2d, in_qparams, out_qparams, relu: bool = False, per_channel: bool = True) -> "IntConv2d":
-        if conv.groups != 1 or conv.padding_mode != "zeros" or isinstance(conv.padding, str):
-            raise TypeError("IntConv2d supports groups=1, zero padding given as integers only")
-        module = cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation, relu)
-        module.quantize_from(conv.weight, conv.bias, in_qparams, out_qparams, per_channel)
+    def from_float(cls, conv: nn.Conv2d, in_qparams, out_qparams, relu: bool = False, per_channel: bool = True,
+                   weight_bits: int = 8) -> "IntConv2d":
+        if conv.padding_mode != "zeros" or isinstance(conv.padding, str):
+            raise TypeError("IntConv2d supports zero padding given as integers only")
+        module = cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
+                     relu, conv.groups)
+        module.quantize_from(conv.weight, conv.bias, in_qparams, out_qparams, per_channel, weight_bits)
         return module
 
     def forward(self, q_x: torch.Tensor) -> torch.Tensor:
@@ -145,13 +167,18 @@ class IntConv2d(_IntLayer):
         cols = F.unfold(padded, self.kernel_size, dilation=self.dilation, stride=self.stride)  # (N, C·kh·kw, L)
         out_h = (height + 2 * ph - self.dilation[0] * (self.kernel_size[0] - 1) - 1) // self.stride[0] + 1
         out_w = (width + 2 * pw - self.dilation[1] * (self.kernel_size[1] - 1) - 1) // self.stride[1] + 1
-        rows = cols.transpose(1, 2).reshape(-1, cols.shape[1]).to(torch.int8)
-        q_y = self.requantize_accumulator(int_matmul(rows, self._weight_t))                  # (N·L, out)
+        rows = cols.transpose(1, 2).reshape(-1, cols.shape[1]).to(torch.int8)               # (N·L, C·kh·kw)
+        if self.groups == 1:
+            acc = int_matmul(rows, self._weight_t)                                          # (N·L, out)
+        else:
+            grouped = rows.reshape(rows.shape[0], self.groups, -1).transpose(0, 1)          # (G, N·L, C/G·kh·kw)
+            acc = grouped_int_matmul(grouped, self._weight_t).transpose(0, 1).reshape(rows.shape[0], -1)
+        q_y = self.requantize_accumulator(acc)
         return q_y.reshape(batch, out_h, out_w, self.out_channels).permute(0, 3, 1, 2).contiguous()
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"padding={self.padding}, relu={self.relu}")
+                f"padding={self.padding}, groups={self.groups}, relu={self.relu}")
 
 
 class IntMaxPool2d(nn.Module):
@@ -168,6 +195,18 @@ class IntMaxPool2d(nn.Module):
         return F.max_pool2d(q_x.float(), self.kernel_size, self.stride, self.padding).to(q_x.dtype)
 
 
+class IntAvgPool2d(nn.Module):
+    """Global average pooling on codes: output code ⌊(Σq + ⌊n/2⌋)/n⌋ over the n = H·W positions, same (S, Z)."""
+
+    def layout(self) -> dict:
+        return {}
+
+    def forward(self, q_x: torch.Tensor) -> torch.Tensor:
+        count = q_x.shape[-2] * q_x.shape[-1]
+        total = q_x.to(torch.int32).sum(dim=(-2, -1), keepdim=True)
+        return torch.div(total + count // 2, count, rounding_mode="floor").to(q_x.dtype)
+
+
 class IntFlatten(nn.Module):
     """Flatten codes from dim 1 on."""
 
@@ -178,7 +217,7 @@ class IntFlatten(nn.Module):
         return q_x.flatten(1)
 
 
-INT_MODULES = {cls.__name__: cls for cls in (IntLinear, IntConv2d, IntMaxPool2d, IntFlatten)}
+INT_MODULES = {cls.__name__: cls for cls in (IntLinear, IntConv2d, IntMaxPool2d, IntAvgPool2d, IntFlatten)}
 
 
 class IntegerSequential(nn.Module):
@@ -236,8 +275,14 @@ def _plan(model: nn.Sequential) -> list[tuple[str, nn.Module, bool]]:
             plan.append((name, module, False))
             i += 1
             continue
+        if isinstance(module, nn.AdaptiveAvgPool2d):
+            if nn.modules.utils._pair(module.output_size) != (1, 1):
+                raise TypeError(f"layer {name!r}: only global average pooling, AdaptiveAvgPool2d(1), is supported")
+            plan.append((name, module, False))
+            i += 1
+            continue
         raise TypeError(f"quantize_static cannot convert layer {name!r} of type {type(module).__name__}: supported are "
-                        "Conv2d (+BatchNorm2d) (+ReLU), Linear (+ReLU), MaxPool2d, Flatten, Dropout, Identity")
+                        "Conv2d (+BatchNorm2d) (+ReLU), Linear (+ReLU), MaxPool2d, AdaptiveAvgPool2d(1), Flatten, Dropout, Identity")
     if not any(isinstance(m, (nn.Linear, nn.Conv2d)) for _, m, _ in plan):
         raise ValueError("model has no Linear or Conv2d layer to quantize")
     return plan
@@ -249,12 +294,13 @@ def _float_stage(module: nn.Module, relu: bool) -> Callable[[torch.Tensor], torc
 
 @torch.no_grad()
 def quantize_static(model: nn.Sequential, calibration: Iterable, observer: Callable[[], Observer] | None = None,
-                    per_channel: bool = True) -> IntegerSequential:
+                    per_channel: bool = True, weight_bits: int = 8) -> IntegerSequential:
     """Fold BatchNorm, calibrate activation ranges on ``calibration`` batches, convert to integer-only.
 
     ``calibration`` yields input tensors or (input, target) pairs; ``observer`` makes one activation
     observer (default: asymmetric int8 min-max, :class:`MinMaxObserver`); ``per_channel`` chooses
-    per-channel (default) or per-tensor symmetric int8 weights. ``model`` is not modified.
+    per-channel (default) or per-tensor symmetric int8 weights; ``weight_bits`` < 8 puts the weights on a
+    coarser symmetric grid (e.g. 4-bit codes, W4A8) while activations stay int8. ``model`` is not modified.
     """
     observer = observer or (lambda: MinMaxObserver(bits=8, signed=True))
     folded = fold_batchnorm(model) if isinstance(model, nn.Sequential) else model
@@ -281,14 +327,16 @@ def quantize_static(model: nn.Sequential, calibration: Iterable, observer: Calla
     for name, module, relu in plan:
         if isinstance(module, nn.Linear):
             out = output_observers[name].calculate_qparams()
-            layers.append((name, IntLinear.from_float(module, qparams, out, relu, per_channel)))
+            layers.append((name, IntLinear.from_float(module, qparams, out, relu, per_channel, weight_bits)))
             qparams = out
         elif isinstance(module, nn.Conv2d):
             out = output_observers[name].calculate_qparams()
-            layers.append((name, IntConv2d.from_float(module, qparams, out, relu, per_channel)))
+            layers.append((name, IntConv2d.from_float(module, qparams, out, relu, per_channel, weight_bits)))
             qparams = out
         elif isinstance(module, nn.MaxPool2d):
             layers.append((name, IntMaxPool2d(module.kernel_size, module.stride, module.padding)))
+        elif isinstance(module, nn.AdaptiveAvgPool2d):
+            layers.append((name, IntAvgPool2d()))
         else:
             layers.append((name, IntFlatten()))
     quantized = IntegerSequential(layers)
