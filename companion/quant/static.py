@@ -75,6 +75,8 @@ class _IntLayer(nn.Module):
         q_b − Z_x·Σ_k q_w with q_b = round(b / (S_x·S_w)); M = S_x·S_w / S_y is stored as the
         fixed-point pair (M₀·2³¹, n).
         """
+        if isinstance(weight_bits, bool) or not isinstance(weight_bits, int) or not 2 <= weight_bits <= 8:
+            raise ValueError(f"weight_bits must be an integer in [2, 8], got {weight_bits!r}")
         q_w, w_scale = quantize_weight_int8(weight, per_channel, bits=weight_bits)
         q_w = q_w.reshape(weight.shape[0], -1)
         in_scale, in_zero = in_qparams
