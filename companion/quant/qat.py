@@ -33,6 +33,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .. import validate
 from . import affine
 from .lowbit import (QuantizedWeight, UniformWeight, _set_submodule, binarize, fake_binarize, fake_quantize_uniform,
                      fake_ternarize, quantize_uniform, ternarize, weight_layers)
@@ -128,6 +129,10 @@ class ActivationFakeQuant(nn.Module):
 
     In training mode the range tracks an exponential moving average of batch minima and maxima,
     m ← (1 − momentum)·m + momentum·m_batch (the first batch sets it); in eval mode it is frozen.
+
+    Inputs and errors: ``x`` is a real floating-point tensor. In training mode an empty batch or one
+    holding NaN or Inf raises ``ValueError`` *before* the running range is touched, so one bad batch
+    cannot poison every later call; in eval mode NaN or Inf raises too (see :func:`affine.quantize`).
     """
 
     def __init__(self, bits: int = 8, momentum: float = 0.1):
@@ -147,7 +152,11 @@ class ActivationFakeQuant(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
-            low, high = x.detach().min(), x.detach().max()
+            validate.float_tensor(x, "x")
+            if x.numel() == 0:
+                raise ValueError("ActivationFakeQuant cannot update its range from an empty batch")
+            validate.finite(x, "x")
+            low, high = torch.aminmax(x.detach().float())
             if bool(self.observed):
                 low = (1 - self.momentum) * self.running_min + self.momentum * low
                 high = (1 - self.momentum) * self.running_max + self.momentum * high
