@@ -14,6 +14,7 @@ scales are float32 tensors. Nothing here uses the deprecated ``torch.qint8`` ten
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from .. import validate
@@ -72,7 +73,8 @@ def _check_zero_point(zero_point, qmin: int = -_QLIMIT, qmax: int = _QLIMIT) -> 
     """Z as int32; integer dtypes, or floats holding whole numbers, inside [q_min, q_max]."""
     if isinstance(zero_point, torch.Tensor) and (zero_point.is_complex() or zero_point.dtype == torch.bool):
         raise TypeError(f"zero_point must hold integers, got dtype {zero_point.dtype}")
-    zero = torch.as_tensor(zero_point)
+    # Python numbers via NumPy, so floats stay float64 (torch would round 1e-300 to a whole 0.0 in float32).
+    zero = zero_point if isinstance(zero_point, torch.Tensor) else torch.as_tensor(np.asarray(zero_point))
     if zero.is_floating_point() and not bool((torch.isfinite(zero) & (zero == torch.round(zero))).all()):
         raise ValueError(f"zero_point must hold whole numbers, got {zero.flatten()[:5].tolist()}")
     zero = zero.to(torch.float64 if zero.is_floating_point() else torch.int64)  # compare without wrapping around
@@ -161,8 +163,8 @@ def quantize(x: torch.Tensor, scale, zero_point, qmin: int = -128, qmax: int = 1
     - ``x``: a real floating-point tensor; float16, bfloat16 and float64 are converted to float32 first
       (float64 values beyond float32's range become ±Inf and are rejected). NaN or Inf → ``ValueError``;
       integer, bool or complex tensors → ``TypeError``.
-    - ``scale``: finite and ≥ 1.18e-38 (the smallest normal float32), else ``ValueError`` (PyTorch
-      rejects non-positive scales too).
+    - ``scale``: finite and ≥ 1.18e-38 (the smallest normal float32, so 1/S is finite), else
+      ``ValueError`` (``torch.quantize_per_tensor`` accepts 0 or negative scales and returns garbage).
     - ``zero_point``: whole numbers (an integer dtype, or floats with integral values) in [q_min, q_max],
       else ``ValueError``.
     - ``qmin``/``qmax``: integers with −2²⁴ ≤ q_min < q_max ≤ 2²⁴, the range where float32 holds every
@@ -201,7 +203,7 @@ def dequantize(q: torch.Tensor, scale, zero_point, axis: int | None = None) -> t
     """r̂ = S · (q − Z), in float32.
 
     Inputs and errors: ``q`` must be an integer tensor of codes (int8, uint8, int16, int32 or int64; the
-    difference q − Z is exact, the product is rounded to float32); float, bool or complex ``q`` →
+    result is S·(q − Z) rounded once to float32 when |q − Z| ≤ 2²⁴); float, bool or complex ``q`` →
     ``TypeError`` (float "codes" are not truncated silently: round them first). ``scale`` as in
     :func:`quantize`; ``zero_point`` whole numbers in [−2²⁴, 2²⁴]; ``axis`` as in :func:`quantize`.
     """
