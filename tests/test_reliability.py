@@ -55,6 +55,10 @@ def test_wide_int_ranges_equal_torch_qint32_inside_the_supported_range(seed, log
     scale = 10 ** log_scale
     expected = torch.quantize_per_tensor(x, scale, zero, torch.qint32).int_repr().clamp(-QLIMIT, QLIMIT)
     assert torch.equal(affine.quantize(x, scale, zero, -QLIMIT, QLIMIT).long(), expected.long())
+    for qmin, qmax in (affine.qrange(16), affine.qrange(12, signed=False), (-2 ** 20, 2 ** 20)):
+        z = min(max(zero, qmin), qmax)
+        expected = torch.quantize_per_tensor(x, scale, z, torch.qint32).int_repr().clamp(qmin, qmax)
+        assert torch.equal(affine.quantize(x, scale, z, qmin, qmax).long(), expected.long())
 
 
 def test_the_issue_examples_raise_clear_errors():

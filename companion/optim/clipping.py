@@ -34,7 +34,11 @@ def weight_tensors(model: nn.Module) -> list[torch.Tensor]:
 
 @torch.no_grad()
 def clamp_weights_(tensors: torch.Tensor | Iterable[torch.Tensor], low: float, high: float) -> None:
-    """Clamp every element of ``tensors`` into ``[low, high]`` in place."""
+    """Clamp every element of ``tensors`` into ``[low, high]`` in place.
+
+    Inputs and errors: ``low ≤ high`` (``ValueError`` otherwise, NaN included); ``tensors`` is one tensor
+    or an iterable of them, modified in place.
+    """
     if not low <= high:
         raise ValueError(f"low must be ≤ high, got low={low}, high={high}")
     for tensor in _as_list(tensors):
@@ -46,6 +50,9 @@ def max_norm_(tensors: torch.Tensor | Iterable[torch.Tensor], max_norm: float) -
     """Rescale in place each row ``w[j]`` (one output neuron's weights) whose L2 norm exceeds ``max_norm``.
 
     Rows already inside the ball are left as they are; the others are scaled onto its surface.
+
+    Inputs and errors: ``max_norm`` > 0 (``ValueError``, NaN included); every tensor needs ≥ 2
+    dimensions (``ValueError``); all-zero rows stay zero.
     """
     if not max_norm > 0:
         raise ValueError(f"max_norm must be > 0, got {max_norm}")
@@ -97,7 +104,11 @@ def clip_grad_norm_(parameters: torch.Tensor | Iterable[torch.Tensor], max_norm:
 
 @torch.no_grad()
 def clip_grad_value_(parameters: torch.Tensor | Iterable[torch.Tensor], clip_value: float) -> None:
-    """Clamp every gradient entry into ``[-clip_value, clip_value]`` in place."""
+    """Clamp every gradient entry into ``[-clip_value, clip_value]`` in place.
+
+    Inputs and errors: ``clip_value`` > 0 (``ValueError``, NaN included); parameters without a gradient
+    are skipped. NaN entries stay NaN, as in ``torch.nn.utils.clip_grad_value_``.
+    """
     if not clip_value > 0:
         raise ValueError(f"clip_value must be > 0, got {clip_value}")
     for param in _as_list(parameters):

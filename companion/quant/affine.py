@@ -11,8 +11,16 @@ range drops the lowest code (e.g. int8 [−127, 127]) so that the range is symme
 Parameters can be per tensor (a scalar S and Z) or per channel (one S and Z per slice along ``axis``).
 Integers are stored in the smallest plain dtype that holds the range (int8, uint8, int16 or int32);
 scales are float32 tensors. Nothing here uses the deprecated ``torch.qint8`` tensor types.
+
+The arithmetic is float32, like PyTorch's kernels, so code ranges are limited to [−2²⁴, 2²⁴], where
+float32 holds every integer exactly (16-bit codes and beyond, but not the full int32 range); wider
+ranges raise ``ValueError`` instead of returning codes that are off by a float32 step or wrap around.
+Every public function checks its arguments and says in its docstring ("Inputs and errors") what it
+accepts, what it converts and what it rejects.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
@@ -23,8 +31,12 @@ __all__ = ["qrange", "storage_dtype", "calc_qparams", "quantize", "dequantize", 
 
 
 def qrange(bits: int, signed: bool = True, narrow: bool = False) -> tuple[int, int]:
-    """Integer range (q_min, q_max) of a ``bits``-bit code; ``narrow`` drops the lowest code."""
-    if not isinstance(bits, int) or not 1 <= bits <= 16:
+    """Integer range (q_min, q_max) of a ``bits``-bit code; ``narrow`` drops the lowest code.
+
+    Inputs and errors: ``bits`` is an int in [1, 16] (a bool, a float such as 8.0, or anything outside
+    raises ``ValueError``); a narrow 1-bit range has a single code and raises ``ValueError``.
+    """
+    if not isinstance(bits, int) or isinstance(bits, bool) or not 1 <= bits <= 16:
         raise ValueError(f"bits must be an integer in [1, 16], got {bits!r}")
     qmin, qmax = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2 ** bits - 1)
     if narrow:
@@ -35,7 +47,11 @@ def qrange(bits: int, signed: bool = True, narrow: bool = False) -> tuple[int, i
 
 
 def storage_dtype(qmin: int, qmax: int) -> torch.dtype:
-    """The smallest plain integer dtype that holds every code in [qmin, qmax]."""
+    """The smallest plain integer dtype that holds every code in [qmin, qmax].
+
+    Inputs and errors: integers with qmin < qmax (``ValueError``), held by int8, uint8, int16 or int32
+    (``ValueError`` beyond int32).
+    """
     if qmin >= qmax:
         raise ValueError(f"qmin must be below qmax, got qmin={qmin}, qmax={qmax}")
     for dtype in (torch.int8, torch.uint8, torch.int16, torch.int32):
@@ -102,9 +118,12 @@ def calc_qparams(min_val: torch.Tensor | float, max_val: torch.Tensor | float, q
     Inputs and errors: ``min_val``/``max_val`` are numbers or float tensors of one shape (converted to
     float32); NaN or Inf, ``min_val > max_val``, or a range so wide that S overflows float32 (beyond
     about ±1.7e38 at 8 bits) raise ``ValueError``. ``qmin``/``qmax`` must be integers with
-    −2²⁴ ≤ qmin < qmax ≤ 2²⁴ (``TypeError`` for non-integers, ``ValueError`` otherwise).
+    −2²⁴ ≤ qmin < qmax ≤ 2²⁴ (``TypeError`` for non-integers, ``ValueError`` otherwise); ``eps`` a
+    finite number > 0 (``ValueError``).
     """
     qmin, qmax = _check_qrange(qmin, qmax)
+    if not (isinstance(eps, (int, float)) and 0 < eps < math.inf):
+        raise ValueError(f"eps (the smallest scale) must be a finite number > 0, got {eps!r}")
     min_val = torch.as_tensor(min_val, dtype=torch.float32)
     max_val = torch.as_tensor(max_val, dtype=torch.float32)
     if not bool(torch.isfinite(min_val).all() & torch.isfinite(max_val).all()):
@@ -156,7 +175,9 @@ def quantize(x: torch.Tensor, scale, zero_point, qmin: int = -128, qmax: int = 1
     ``torch.quantize_per_tensor`` / ``torch.quantize_per_channel`` bit for bit: the per-tensor kernel
     evaluates x·(1/S) + Z as one fused multiply–add (a single rounding, ``torch.addcmul``), the
     per-channel kernel as a product rounded to float32 and then a sum (two roundings). The two differ
-    only when x·(1/S) + Z lands within a float32 ulp of a .5 tie (about one value in a million).
+    only when x·(1/S) + Z lands within a float32 ulp of a .5 tie (about one value in a million). Codes
+    wider than 8 bits follow ``torch.quantize_per_tensor(..., torch.qint32)``, which rounds twice too
+    (there the difference matters: above 2²² a float32 sum has no room for the fraction).
 
     Inputs and errors:
 
@@ -177,7 +198,15 @@ def quantize(x: torch.Tensor, scale, zero_point, qmin: int = -128, qmax: int = 1
     validate.finite(x, "x")
     inv_scale = 1.0 / _along(_check_scale(scale), x, axis)
     zero = _along(_check_zero_point(zero_point, qmin, qmax).float(), x, axis)
-    return _codes(x, inv_scale, zero, qmin, qmax, fused=axis is None)
+    return _codes(x, inv_scale, zero, qmin, qmax, fused=_fused(axis, qmin, qmax))
+
+
+def _fused(axis: int | None, qmin: int, qmax: int) -> bool:
+    """Whether PyTorch's kernel for this case rounds x·(1/S) + Z once: per tensor with 8-bit codes only.
+
+    Per channel, and per tensor for wider codes (``torch.qint32``), it rounds the product and the sum.
+    """
+    return axis is None and storage_dtype(qmin, qmax) in (torch.int8, torch.uint8)
 
 
 def _real_code(x: torch.Tensor, inv_scale: torch.Tensor, zero: torch.Tensor, fused: bool) -> torch.Tensor:
@@ -229,6 +258,6 @@ def fake_quantize(x: torch.Tensor, scale, zero_point, qmin: int = -128, qmax: in
     x_hat = dequantize(q, scale, zero_point, axis)
     inv_scale = 1.0 / _along(torch.as_tensor(scale, dtype=torch.float32), x, axis)
     zero = _along(torch.as_tensor(zero_point, dtype=torch.float32), x, axis)
-    unclipped = torch.round(_real_code(x.detach(), inv_scale, zero, fused=axis is None))
+    unclipped = torch.round(_real_code(x.detach(), inv_scale, zero, fused=_fused(axis, qmin, qmax)))
     inside = ((unclipped >= qmin) & (unclipped <= qmax)).to(x.dtype)
     return x_hat.to(x.dtype) + (x - x.detach()) * inside

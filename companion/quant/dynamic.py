@@ -120,7 +120,12 @@ class DynamicQuantLinear(nn.Module):
 
 
 def quantize_dynamic(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` with every ``nn.Linear`` replaced by :class:`DynamicQuantLinear` (model unchanged)."""
+    """A copy of ``model`` with every ``nn.Linear`` replaced by :class:`DynamicQuantLinear` (model unchanged).
+
+    Inputs and errors: ``model`` must be an ``nn.Module`` (``TypeError``) with at least one ``nn.Linear``
+    (``ValueError``); subclasses of ``nn.Linear`` are left float. A Linear with NaN or Inf weights
+    raises ``ValueError``.
+    """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     if isinstance(model, nn.Linear):

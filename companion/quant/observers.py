@@ -212,6 +212,9 @@ class HistogramObserver(Observer):
         Σ_kept count · S²/12 + Σ_clipped count · (distance of the bin centre to the range)²,
 
     with S the step the candidate range would give. Per tensor only.
+
+    Inputs and errors: as :class:`Observer`. A constant first batch, at any magnitude, gets a histogram
+    of width max(10⁻¹², 10⁻⁶·|value|) starting at the value, so its bins never collapse to width 0.
     """
 
     def __init__(self, bins: int = 1024, search: int = 64, **kwargs):
