@@ -13,6 +13,7 @@ module, so that the code for any equation in the text lives in one place:
   importance and physical removal with dependency groups
 - :mod:`companion.layers`   the Linear/Conv types, iterating weight layers, replacing a submodule, folding BatchNorm
 - :mod:`companion.measure`  parameters, non-zeros, bytes, MACs, latency (all timing), accuracy
+- :mod:`companion.validate` the argument checks shared by the package (every bad input raises, naming it)
 - :mod:`companion.plots`    the book's figure style
 - :mod:`companion.checks`   self-checks for the exercises
 - :mod:`companion.source`   ``companion.show(obj)``: the highlighted source of a function on the page
