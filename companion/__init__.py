@@ -15,6 +15,7 @@ module, so that the code for any equation in the text lives in one place:
 - :mod:`companion.measure`  parameters, non-zeros, bytes, MACs, latency (all timing), accuracy
 - :mod:`companion.validate` the argument checks shared by the package (every bad input raises, naming it)
 - :mod:`companion.plots`    the book's figure style
+- :mod:`companion.compress` Deep Compression to a file: Huffman coding, relative indices, a checksummed format
 - :mod:`companion.checks`   self-checks for the exercises
 - :mod:`companion.source`   ``companion.show(obj)``: the highlighted source of a function on the page
 """
