@@ -435,3 +435,19 @@ def test_validate_integer_accepts_exactly_the_integers(value):
     else:
         with pytest.raises(TypeError, match="n must be an integer"):
             validate.integer(value, "n")
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: affine.qrange(True), ValueError, "bits"),
+    (lambda: affine.calc_qparams(-1.0, 1.0, eps=0.0), ValueError, "eps"),
+    (lambda: affine.calc_qparams(-1.0, 1.0, eps=float("nan")), ValueError, "eps"),
+    (lambda: affine.calc_qparams(-1.0, 1.0, 0.0, 255), TypeError, "qmin must be an integer"),
+    (lambda: affine.quantize([1.0, 2.0], 0.1, 0), TypeError, "x must be a torch.Tensor"),
+    (lambda: affine.quantize(torch.ones(2), torch.tensor(0.1j), 0), TypeError, "scale must be real"),
+    (lambda: affine.quantize(torch.ones(2), 0.1, torch.tensor(True)), TypeError, "zero_point must hold integers"),
+    (lambda: MinMaxObserver(axis=1.0), TypeError, "axis must be an integer"),
+    (lambda: MinMaxObserver()(torch.ones(3, dtype=torch.complex64)), TypeError, "real tensors"),
+])
+def test_other_argument_types_are_named_in_the_error(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
