@@ -32,7 +32,7 @@ from . import measure
 from . import models as models_module
 
 __all__ = ["seed_everything", "choose_device", "Metrics", "evaluate", "fit", "TrainConfig", "cache_dir",
-           "train_config", "pretrained", "RECIPES"]
+           "train_config", "pretrained", "cached_result", "RECIPES"]
 
 CACHE_FORMAT = 2  # bump when the training code changes what a configuration produces
 TRAIN_THREADS = 1  # cached models train on one CPU thread, so the caller's thread count cannot change them
@@ -245,3 +245,31 @@ def pretrained(config: TrainConfig | str, device: str | torch.device | None = No
         torch.save({k: v.cpu() for k, v in trained.state_dict().items()}, handle)
     os.replace(handle.name, path)
     return trained.eval()
+
+
+def cached_result(name: str, settings: dict, compute: Callable[[], object]) -> object:
+    """The result of an experiment too slow to rerun on every read, computed once per ``settings``.
+
+    ``settings`` must hold everything that decides the result (epochs, learning rate, seeds, ...);
+    the file ``<cache_dir>/<name>-<hash of settings>.json`` keeps ``compute()``'s value, which must
+    be JSON-serialisable (numbers, strings, lists, dicts; a float NaN survives). On a miss it is
+    computed and saved atomically, as :func:`pretrained` saves models.
+    """
+    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_" for c in name):
+        raise ValueError(f"name must be a non-empty string of letters, digits, '-' and '_', got {name!r}")
+    if not isinstance(settings, dict):
+        raise TypeError(f"settings must be a dict, got {type(settings).__name__}")
+    text = json.dumps({"settings": settings, "format": CACHE_FORMAT}, sort_keys=True)
+    path = cache_dir() / f"{name}-{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    result = compute()
+    try:
+        payload = json.dumps(result)
+    except TypeError as error:
+        raise TypeError(f"compute() must return JSON-serialisable data, got {type(result).__name__}: {error}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
+        handle.write(payload)
+    os.replace(handle.name, path)
+    return json.loads(payload)
