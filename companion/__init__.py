@@ -19,6 +19,7 @@ module, so that the code for any equation in the text lives in one place:
 - :mod:`companion.measure`  parameters, non-zeros, bytes, MACs, latency (all timing), accuracy
 - :mod:`companion.text`     chapter 5.2: a BERT sentence encoder from scratch (all-MiniLM-L6-v2), its data,
   int8/4-bit quantization and head/neuron pruning
+- :mod:`companion.validate` the argument checks shared by the package (every bad input raises, naming it)
 - :mod:`companion.plots`    the book's figure style
 - :mod:`companion.compress` Deep Compression to a file: Huffman coding, relative indices, a checksummed format
 - :mod:`companion.checks`   self-checks for the exercises

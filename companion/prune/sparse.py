@@ -37,7 +37,12 @@ def quiet_sparse_beta():
 
 
 def to_csr(weight: torch.Tensor, index_dtype: torch.dtype = torch.int32) -> torch.Tensor:
-    """A 2-D tensor (a Conv weight is read as out × rest) in ``torch.sparse_csr`` layout with int32 (or int64) indices."""
+    """A 2-D tensor (a Conv weight is read as out × rest) in ``torch.sparse_csr`` layout with int32 (or int64) indices.
+
+    Inputs and errors: ``weight`` is a tensor with at least 2 dimensions (``TypeError``/``ValueError``
+    otherwise); empty matrices (0 rows or 0 columns) give an empty CSR tensor of the same shape.
+    ``index_dtype`` must be ``torch.int32`` or ``torch.int64`` (``ValueError``).
+    """
     if not isinstance(weight, torch.Tensor):
         raise TypeError(f"weight must be a tensor, got {type(weight).__name__}")
     if weight.dim() < 2:
@@ -45,7 +50,7 @@ def to_csr(weight: torch.Tensor, index_dtype: torch.dtype = torch.int32) -> torc
     if index_dtype not in (torch.int32, torch.int64):
         raise ValueError(f"index_dtype must be torch.int32 or torch.int64, got {index_dtype}")
     with quiet_sparse_beta():
-        csr = weight.detach().reshape(weight.shape[0], -1).to_sparse_csr()
+        csr = weight.detach().reshape(weight.shape[0], math.prod(weight.shape[1:])).to_sparse_csr()
         return torch.sparse_csr_tensor(csr.crow_indices().to(index_dtype), csr.col_indices().to(index_dtype),
                                        csr.values(), csr.shape)
 

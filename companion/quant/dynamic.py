@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import validate
 from ..layers import set_submodule
 from .affine import quantize_unchecked, quantize_weight_int8
 from .intmm import int_matmul
@@ -42,19 +43,34 @@ def activation_qparams(x_min: torch.Tensor | float, x_max: torch.Tensor | float)
     The same float32 operations in the same order (numpy's float32 arithmetic and round-half-to-even
     are IEEE, like PyTorch's), so S and Z are identical, without a dozen tiny tensor operations.
     Returns S (a float32 value as a Python float) and Z (an int). Raises ``ValueError`` on NaN or
-    Inf (a min or max of a tensor holding one is not finite).
+    Inf (a min or max of a tensor holding one is not finite), and on a range too wide for a finite
+    float32 scale.
     """
+    with np.errstate(over="ignore"):
+        return _activation_qparams(x_min, x_max)
+
+
+def _activation_qparams(x_min: torch.Tensor | float, x_max: torch.Tensor | float) -> tuple[float, int]:
     lo, hi = np.float32(float(x_min)), np.float32(float(x_max))
     if not (np.isfinite(lo) and np.isfinite(hi)):
         raise ValueError("activations contain NaN or Inf; quantization needs finite values")
     min_neg, max_pos = min(lo, np.float32(0)), max(hi, np.float32(0))
     scale = max((max_pos - min_neg) / np.float32(255), _EPS)
+    if not np.isfinite(scale):
+        raise ValueError(f"activations span [{lo}, {hi}], too wide for float32: the scale (max − min) / 255 "
+                         "overflows")
     zero = min(max(np.float32(-128) - np.round(min_neg / scale), -128), 127)
     return float(scale), int(zero)
 
 
 class DynamicQuantLinear(nn.Module):
-    """An ``nn.Linear`` with per-channel symmetric int8 weights and per-batch int8 activations."""
+    """An ``nn.Linear`` with per-channel symmetric int8 weights and per-batch int8 activations.
+
+    Inputs and errors: ``forward`` takes a real floating-point tensor of shape (…, in_features), as
+    ``nn.Linear`` does (computed in float32; the result is float32); another last dimension or a 0-d
+    input → ``ValueError``, an integer/complex input → ``TypeError``, NaN or Inf → ``ValueError``. An
+    empty batch returns an empty (…, out_features) result, like ``nn.Linear``.
+    """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
         super().__init__()
@@ -95,7 +111,12 @@ class DynamicQuantLinear(nn.Module):
         return module
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        validate.float_tensor(x, "x")
+        if x.dim() == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(f"x must have shape (..., {self.in_features}) (in_features), got {tuple(x.shape)}")
         leading = x.shape[:-1]
+        if x.numel() == 0:
+            return torch.empty(*leading, self.out_features, device=x.device)
         x2d = x.reshape(-1, self.in_features)
         x_scale, x_zero = activation_qparams(*torch.aminmax(x2d))  # one pass: the range, and the NaN check
         inv_scale = torch.tensor(np.float32(1) / np.float32(x_scale))
@@ -115,7 +136,12 @@ class DynamicQuantLinear(nn.Module):
 
 
 def quantize_dynamic(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` with every ``nn.Linear`` replaced by :class:`DynamicQuantLinear` (model unchanged)."""
+    """A copy of ``model`` with every ``nn.Linear`` replaced by :class:`DynamicQuantLinear` (model unchanged).
+
+    Inputs and errors: ``model`` must be an ``nn.Module`` (``TypeError``) with at least one ``nn.Linear``
+    (``ValueError``); subclasses of ``nn.Linear`` are left float. A Linear with NaN or Inf weights
+    raises ``ValueError``.
+    """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     if isinstance(model, nn.Linear):

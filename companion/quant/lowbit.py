@@ -166,9 +166,14 @@ def quantize_uniform(weight: torch.Tensor, bits: int, granularity: str = "channe
     """Uniform ``bits``-bit codes of ``weight`` with min–max scales per tensor, channel or group.
 
     Codes are unsigned, q ∈ [0, 2^b − 1]. Asymmetric: S = (max − min)/(2^b − 1), Z = −round(min/S);
-    symmetric: S = max|W| / ((2^b − 1)/2), Z = 2^(b−1) (see :func:`affine.calc_qparams`). Per group, each
-    output channel's row of ``in × kh × kw`` weights is cut into groups of ``group_size`` (a shorter last
-    group is allowed) and each group gets its own S and Z.
+    symmetric: S = max|W| / ((2^b − 1)/2), Z = 2^(b−1) − 1, except Z = 128 at 8 bits (PyTorch's choices,
+    see :func:`affine.calc_qparams`). Per group, each output channel's row of ``in × kh × kw`` weights is
+    cut into groups of ``group_size`` (a shorter last group is allowed) and each group gets its own S and Z.
+
+    Inputs and errors: ``weight`` is a finite floating-point tensor with at least one entry (``TypeError``
+    for other dtypes, ``ValueError`` for NaN/Inf or no entries); ``bits`` an integer in [2, 8];
+    ``granularity`` one of 'tensor', 'channel', 'group'; ``group_size`` a positive integer, only with
+    'group' (``ValueError`` otherwise).
     """
     grouped, size, qmin, qmax, scale, zero_point = _uniform_params(weight, bits, granularity, group_size, symmetric)
     out, groups, _ = grouped.shape
@@ -183,16 +188,22 @@ def fake_quantize_uniform(weight: torch.Tensor, bits: int, granularity: str = "c
                           symmetric: bool = False) -> torch.Tensor:
     """Ŵ of :func:`quantize_uniform` in float, differentiable with the straight-through estimator.
 
-    Scales come from the detached weight (min–max, recomputed at every call); the gradient with respect
-    to ``weight`` is 1 where the weight lies inside its group's range (always, with min–max scales).
+    Scales come from the detached weight (min–max, recomputed at every call), so every weight lies
+    inside its group's range and the gradient with respect to ``weight`` is 1 everywhere. (With
+    ``symmetric=True`` at 8 bits the largest positive weight sits half a code above q_max, as in
+    PyTorch's unsigned symmetric grid, and is rounded down to q_max: that is rounding, not clipping of
+    an outlier, so its gradient is 1 too, unlike a plain ``affine.fake_quantize`` mask.)
+
+    Inputs and errors: as :func:`quantize_uniform` (a finite floating-point weight with at least one
+    entry; ``bits`` in [2, 8]; a known ``granularity``).
     """
     grouped_detached, size, qmin, qmax, scale, zero_point = _uniform_params(weight, bits, granularity, group_size,
                                                                             symmetric)
     out, groups, _ = grouped_detached.shape
-    grouped = _group(weight, size, pad_value=0.0)
-    fake = affine.fake_quantize(grouped.reshape(out * groups, size), scale.expand(out, groups).reshape(-1),
+    fake = affine.fake_quantize(grouped_detached.reshape(out * groups, size), scale.expand(out, groups).reshape(-1),
                                 zero_point.expand(out, groups).reshape(-1), qmin, qmax, axis=0)
-    return _ungroup(fake.reshape(out, groups, size), weight.shape)
+    quantized = _ungroup(fake.reshape(out, groups, size), weight.shape).to(weight.dtype)
+    return quantized + (weight - weight.detach())
 
 
 def _row_mean(values: torch.Tensor, per_channel: bool) -> torch.Tensor:

@@ -34,6 +34,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .. import validate
 from ..layers import WEIGHT_LAYERS, set_submodule, weight_layers
 from . import affine
 from .lowbit import (QuantizedWeight, UniformWeight, binarize, fake_binarize, fake_quantize_uniform, fake_ternarize,
@@ -132,6 +133,10 @@ class ActivationFakeQuant(nn.Module):
     The range is a :class:`~companion.quant.observers.MovingAverageMinMaxObserver` with averaging
     constant ``momentum``: in training mode each batch moves it, m ← m + momentum·(m_batch − m) (the
     first batch sets it); in eval mode it is frozen.
+
+    Inputs and errors: ``x`` is a real floating-point tensor. In training mode an empty batch or one
+    holding NaN or Inf raises ``ValueError`` *before* the running range is touched, so one bad batch
+    cannot poison every later call; in eval mode NaN or Inf raises too (see :func:`affine.quantize`).
     """
 
     def __init__(self, bits: int = 8, momentum: float = 0.1):
@@ -157,6 +162,10 @@ class ActivationFakeQuant(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
+            validate.float_tensor(x, "x")
+            if x.numel() == 0:
+                raise ValueError("ActivationFakeQuant cannot update its range from an empty batch")
+            validate.finite(x, "x")
             self.observer(x)
         scale, zero_point = self.qparams()
         return affine.fake_quantize(x, scale, zero_point, self.qmin, self.qmax)

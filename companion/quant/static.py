@@ -44,6 +44,14 @@ __all__ = ["IntLinear", "IntConv2d", "IntMaxPool2d", "IntAvgPool2d", "IntFlatten
 QMIN, QMAX = -128, 127
 
 
+def _check_codes(q_x, dims: int, channels: int, layout: str, channel_dim: int = -1) -> None:
+    """An integer layer's input: an int8 tensor of ``dims`` dimensions with ``channels`` along ``channel_dim``."""
+    if not isinstance(q_x, torch.Tensor) or q_x.dtype != torch.int8:
+        raise TypeError(f"q_x must be an int8 tensor of codes, got {getattr(q_x, 'dtype', type(q_x).__name__)}")
+    if q_x.dim() != dims or q_x.shape[channel_dim] != channels:
+        raise ValueError(f"q_x must have shape {layout} with {channels} channels, got {tuple(q_x.shape)}")
+
+
 class _IntLayer(nn.Module):
     """Shared buffers of an integer Linear/Conv: int8 weights, int32 bias, fixed-point multipliers."""
 
@@ -120,6 +128,8 @@ class IntLinear(_IntLayer):
         return module
 
     def forward(self, q_x: torch.Tensor) -> torch.Tensor:
+        """int8 codes (batch, in_features) → int8 codes (batch, out_features); ``TypeError``/``ValueError`` otherwise."""
+        _check_codes(q_x, 2, self.in_features, "(batch, in_features)")
         return self.requantize_accumulator(int_matmul(q_x, self._weight_t))
 
     def extra_repr(self) -> str:
@@ -162,6 +172,8 @@ class IntConv2d(_IntLayer):
         return module
 
     def forward(self, q_x: torch.Tensor) -> torch.Tensor:
+        """int8 codes (N, in_channels, H, W) → int8 codes (N, out_channels, H', W'); ``TypeError``/``ValueError`` otherwise."""
+        _check_codes(q_x, 4, self.in_channels, "(N, in_channels, H, W)", channel_dim=1)
         batch, _, height, width = q_x.shape
         ph, pw = self.padding
         # Pad with the code of real 0; unfold on float copies of the codes is exact (|code| ≤ 128).
