@@ -2,6 +2,7 @@
 
 - :func:`captured`: run a call and keep the warnings and log records it emits (instead of letting
   them reach stderr), so a chapter can show them as text.
+- :func:`install_bytes`: the bytes an installed distribution's files take on disk.
 - :func:`code_lines`: the lines of code a function's body takes (blank lines, comments and the
   docstring left out), the "lines of code used" column of the chapter's table.
 - Torch-Pruning (``torch_pruning``): :func:`torch_pruning_groups` (its dependency groups as sets of
@@ -28,7 +29,7 @@ from torch import nn
 from .prune.dependency import DependencyGroup
 
 __all__ = ["Captured", "captured", "code_lines", "group_modules", "torch_pruning_groups", "torch_pruning_prune",
-           "export_onnx", "OnnxModel", "onnx_quantize_dynamic", "onnx_initializer_bytes"]
+           "install_bytes", "export_onnx", "OnnxModel", "onnx_quantize_dynamic", "onnx_initializer_bytes"]
 
 
 @dataclass
@@ -88,6 +89,17 @@ def code_lines(function: Callable) -> int:
         end = 0 if body[0].count(quote) >= 2 else next(i for i in range(1, len(body)) if quote in body[i])
         body = body[end + 1:]
     return sum(1 for line in body if line and not line.startswith("#"))
+
+
+def install_bytes(distribution: str) -> int:
+    """Bytes on disk of the files an installed distribution (e.g. ``"onnxruntime"``) lists in its RECORD."""
+    from importlib import metadata
+
+    try:
+        files = metadata.distribution(distribution).files or []
+    except metadata.PackageNotFoundError:
+        raise ValueError(f"distribution {distribution!r} is not installed") from None
+    return sum(path.stat().st_size for path in (f.locate() for f in files) if path.is_file())
 
 
 def group_modules(groups: Sequence[DependencyGroup]) -> list[frozenset[str]]:

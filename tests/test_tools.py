@@ -9,7 +9,7 @@ from torch import nn
 from companion import measure
 from companion.models import tiny_resnet
 from companion.prune import dependency_groups, group_scores, prune_channels
-from companion.tools import (OnnxModel, captured, code_lines, export_onnx, group_modules, onnx_initializer_bytes,
+from companion.tools import (OnnxModel, captured, code_lines, install_bytes, export_onnx, group_modules, onnx_initializer_bytes,
                              onnx_quantize_dynamic, torch_pruning_groups, torch_pruning_prune)
 
 
@@ -87,3 +87,17 @@ def test_onnx_export_runs_like_pytorch_and_quantizes_weights_to_int8(tmp_path, c
     assert capfd.readouterr().err == ""
     with pytest.raises(ValueError, match="threads"):
         OnnxModel(tmp_path / "m.onnx", threads=0)
+
+
+def test_install_bytes_sums_the_distributions_files():
+    import os
+    from importlib import metadata
+
+    import torch_pruning
+    package = os.path.dirname(torch_pruning.__file__)
+    on_disk = sum(os.path.getsize(os.path.join(folder, name)) for folder, _, names in os.walk(package) for name in names
+                  if not name.endswith(".pyc"))
+    assert on_disk <= install_bytes("torch-pruning") <= on_disk + 10 * sum(
+        1 for f in metadata.distribution("torch-pruning").files) * 4096
+    with pytest.raises(ValueError, match="not installed"):
+        install_bytes("no-such-distribution-here")
