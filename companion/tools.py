@@ -10,7 +10,8 @@
   :func:`group_modules` gives the same sets for the companion's groups.
 - ONNX Runtime: :func:`export_onnx` (``torch.onnx.export``, legacy TorchScript exporter, dynamic
   batch), :class:`OnnxModel` (an ``InferenceSession`` on a fixed number of threads, callable like a
-  module on tensors), :func:`onnx_quantize_dynamic` and :func:`onnx_initializer_bytes`.
+  module on tensors), :func:`onnx_quantize_dynamic`, :func:`onnx_quantize_static` and
+  :func:`onnx_initializer_bytes`.
 """
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ from torch import nn
 from .prune.dependency import DependencyGroup
 
 __all__ = ["Captured", "captured", "code_lines", "group_modules", "torch_pruning_groups", "torch_pruning_prune",
-           "install_bytes", "export_onnx", "OnnxModel", "onnx_quantize_dynamic", "onnx_initializer_bytes"]
+           "install_bytes", "export_onnx", "OnnxModel", "onnx_quantize_dynamic", "onnx_quantize_static",
+           "onnx_initializer_bytes"]
 
 
 @dataclass
@@ -191,6 +193,37 @@ def onnx_quantize_dynamic(source: str | os.PathLike, target: str | os.PathLike) 
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     run = captured(quantize_dynamic, os.fspath(source), os.fspath(target), weight_type=QuantType.QInt8)
+    return run.warnings + run.logs
+
+
+def onnx_quantize_static(source: str | os.PathLike, target: str | os.PathLike,
+                         calibration: Iterable[torch.Tensor], per_channel: bool = True) -> list[str]:
+    """ONNX Runtime's static int8 quantization of ``source`` into ``target``, calibrated on ``calibration``.
+
+    Activations get uint8 ranges from the calibration batches (min–max), weights int8 (per output
+    channel when ``per_channel``), written in the QDQ format (QuantizeLinear/DequantizeLinear pairs
+    around each operator, which the runtime fuses into integer kernels). The batches are fed to the
+    model's first input. Returns the messages it logs, captured rather than printed.
+    """
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    batches = [batch.detach().numpy() for batch in calibration]
+    if not batches:
+        raise ValueError("calibration must hold at least one batch")
+    import onnx
+
+    input_name = onnx.load(os.fspath(source)).graph.input[0].name
+
+    class _Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.remaining = iter(batches)
+
+        def get_next(self):
+            batch = next(self.remaining, None)
+            return None if batch is None else {input_name: batch}
+
+    run = captured(quantize_static, os.fspath(source), os.fspath(target), _Reader(), quant_format=QuantFormat.QDQ,
+                   per_channel=per_channel, weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8)
     return run.warnings + run.logs
 
 

@@ -10,7 +10,7 @@ from companion import measure
 from companion.models import tiny_resnet
 from companion.prune import dependency_groups, group_scores, prune_channels
 from companion.tools import (OnnxModel, captured, code_lines, install_bytes, export_onnx, group_modules, onnx_initializer_bytes,
-                             onnx_quantize_dynamic, torch_pruning_groups, torch_pruning_prune)
+                             onnx_quantize_dynamic, onnx_quantize_static, torch_pruning_groups, torch_pruning_prune)
 
 
 def _noisy(x):
@@ -101,3 +101,20 @@ def test_install_bytes_sums_the_distributions_files():
         1 for f in metadata.distribution("torch-pruning").files) * 4096
     with pytest.raises(ValueError, match="not installed"):
         install_bytes("no-such-distribution-here")
+
+
+def test_onnx_static_quantization_stays_close_to_the_float_model(tmp_path, capfd):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4)).eval()
+    x = torch.randn(256, 16)
+    export_onnx(model, x[:1], tmp_path / "m.onnx")
+    onnx_quantize_static(tmp_path / "m.onnx", tmp_path / "s.onnx", [x[:128], x[128:]])
+    with torch.no_grad():
+        reference = model(x)
+    gap = (OnnxModel(tmp_path / "s.onnx")(x) - reference).abs().max().item()
+    assert 0 < gap < 0.05 * reference.abs().max().item()
+    kinds = {kind for kind, _ in onnx_initializer_bytes(tmp_path / "s.onnx").values()}
+    assert "INT8" in kinds
+    assert capfd.readouterr().err == ""
+    with pytest.raises(ValueError, match="calibration"):
+        onnx_quantize_static(tmp_path / "m.onnx", tmp_path / "t.onnx", [])
