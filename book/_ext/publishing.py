@@ -95,9 +95,11 @@ def _configure(app, config) -> None:
     config.html_baseurl = address
     config.ogp_site_url = address
     config.ogp_image = SITE_IMAGE
-    config.ogp_image_alt = config.project
+    # Jupyter Book puts the book's title in html_title (Sphinx's own `project` stays unset).
+    config.ogp_site_name = config.ogp_image_alt = config.html_title
     # Page addresses are the site's own, not version folders.
     config.sitemap_url_scheme = "{link}"
+    config.sitemap_excludes = ["search.html", "genindex.html", f"{config.notfound_pagename}.html"]
     config.notfound_urls_prefix = (urlparse(address).path or "/") if address else "/"
     if not address:
         # No address, so no sitemap: sphinx-sitemap's "html_baseurl is required" is expected here.
@@ -106,7 +108,7 @@ def _configure(app, config) -> None:
 
 def _write_site_image(app) -> None:
     if app.builder.format == "html":
-        draw_site_image(app.config.project, "An open book with runnable chapters",
+        draw_site_image(app.config.html_title, "An open book with runnable chapters",
                         Path(app.outdir) / SITE_IMAGE)
 
 
