@@ -12,6 +12,8 @@ module, so that the code for any equation in the text lives in one place:
 - :mod:`companion.prune`    weight masks and schedules, lottery tickets, sparse storage; neuron/channel
   importance and physical removal with dependency groups
 - :mod:`companion.layers`   the Linear/Conv types, iterating weight layers, replacing a submodule, folding BatchNorm
+- :mod:`companion.distributed`  pruning and QAT under DDP: masks decided on rank 0, synchronised
+  observers, rank-0 checkpoints, cross-rank checks
 - :mod:`companion.measure`  parameters, non-zeros, bytes, MACs, latency (all timing), accuracy
 - :mod:`companion.text`     chapter 5.2: a BERT sentence encoder from scratch (all-MiniLM-L6-v2), its data,
   int8/4-bit quantization and head/neuron pruning
