@@ -149,3 +149,15 @@ def test_committed_notebooks_agree_with_the_configured_repository():
         notebook = json.loads(path.read_text(encoding="utf-8"))
         assert install_cell.with_install_cell(notebook, url) == notebook, (
             f"{path.name}: run `make install-cells` after changing _config.yml's repository URL")
+
+
+def test_install_cell_runs_silently_in_a_real_kernel_where_companion_imports():
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.reads(json.dumps(install_cell.with_install_cell(NOTEBOOK, URL)), as_version=4)
+    NotebookClient(notebook, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": str(ROOT)}}).execute()
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert code[0].metadata["tags"] == [install_cell.TAG]
+    assert [cell.outputs for cell in code] == [[], []]
