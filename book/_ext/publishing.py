@@ -17,6 +17,7 @@ absolute addresses only.
 """
 from __future__ import annotations
 
+import textwrap
 import tomllib
 from pathlib import Path
 from urllib.parse import urlparse
@@ -79,7 +80,7 @@ def draw_site_image(title: str, subtitle: str, target: Path) -> Path:
     axes.set_xlim(0, 8)
     axes.set_ylim(0, 8)
     axes.set_aspect("equal")
-    figure.text(0.06, 0.62, title.replace(" in ", "\nin "), color="white", fontsize=34,
+    figure.text(0.06, 0.62, textwrap.fill(title, 24), color="white", fontsize=34,
                 fontweight="bold", va="center")
     figure.text(0.06, 0.28, subtitle, color="#d5e3f0", fontsize=20, va="center")
     target.parent.mkdir(parents=True, exist_ok=True)
