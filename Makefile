@@ -20,7 +20,7 @@ $(VENV)/.installed: requirements.txt requirements-nodeps.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
-book: install
+book: install speech-synth
 	$(VENV)/bin/jupyter-book build -W --keep-going --all .
 
 # Build, then push the site to the gh-pages branch of `origin` (GitHub Pages' "deploy from a branch";
@@ -35,19 +35,25 @@ install-cells: install
 	$(PY) book/_ext/install_cell.py
 
 # The whole suite: unit tests, every notebook under nbval, the book build with -W, a real browser.
-test: install chromium
+test: install chromium speech-synth
 	$(PY) -m pytest --nbval-lax tests notebooks
 
 # Faster loops while writing: the unit tests alone, or the notebooks alone.
 unit: install
 	$(PY) -m pytest tests -m "not slow"
 
-notebooks: install
+notebooks: install speech-synth
 	$(PY) -m pytest --nbval-lax notebooks
 
 .PHONY: chromium
 chromium:
 	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
+
+# Chapter 5.3 synthesises its keyword data with Debian's espeak-ng and flite.
+.PHONY: speech-synth
+speech-synth:
+	@command -v espeak-ng >/dev/null && command -v flite >/dev/null || \
+		(apt-get update -q && apt-get install -y -q espeak-ng flite)
 
 lab: install
 	$(VENV)/bin/jupyter lab notebooks/

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -152,3 +154,14 @@ def test_cached_result_rejects_bad_input(tmp_path, monkeypatch):
         train.cached_result("ok", {}, lambda: object())
     assert not list(tmp_path.glob("*.json"))
 
+
+def test_finetune_is_adam_with_cosine_decay_to_zero():
+    splits = data.digits()
+    torch.manual_seed(0)
+    model = MLP(hidden=(8,))
+    history = train.finetune(model, splits.loader("train", 256), 4, lr=0.01, seed=0, progress=False)
+    assert [round(h["lr"], 6) for h in history] == [0.01, round(0.01 * (1 + math.cos(math.pi / 4)) / 2, 6), 0.005,
+                                                    round(0.01 * (1 + math.cos(3 * math.pi / 4)) / 2, 6)]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    with pytest.raises(ValueError, match="optimizer"):
+        train.finetune(model, splits.loader("train", 256), 1, optimizer="lbfgs")
