@@ -85,3 +85,29 @@ ADVERSARIAL = [
     (checks.check_shrink_linear_pair, lambda first, second, keep: (first, second), "weight shape|is one of the inputs"),
     (checks.check_filter_l1, lambda conv: conv.weight.abs().sum(dim=(0, 2, 3)), "filter_l1"),
 ]
+
+
+def apoz_in_place(acts):
+    return acts.eq_(0).float().transpose(0, 1).flatten(1).mean(1)
+
+
+def bn_scores_in_place(model, x):  # takes |γ| in place: right scores, but the model's BatchNorm weights change
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.weight.data.abs_()
+    return group_scores(model, x, "bn_scale")
+
+
+def bn_scores_signed(model, x):  # sums γ, not |γ|
+    modules = dict(model.named_modules())
+    return {g.name: sum(modules[n].weight.detach() for n in g.norms) for g in dependency_groups(model, x)}
+
+
+ADVERSARIAL += [
+    (checks.check_apoz, apoz_in_place, "input 'activations' was modified in place"),
+    (checks.check_apoz, lambda acts: 1 - apoz_right(acts), "apoz of a tensor of shape"),
+    (checks.check_apoz, lambda acts: (acts == 0).float().mean(0), "expected shape"),
+    (checks.check_bn_scores, bn_scores_in_place, r"input 'model\..*weight' was modified in place"),
+    (checks.check_bn_scores, bn_scores_signed, "scores of group"),
+    (checks.check_bn_scores, bn_scores_first_norm_only, "scores of group"),
+]

@@ -80,8 +80,9 @@ def test_every_self_check_in_the_package_is_tested():
 
 # Adversarial wrong answers a student might try (ties, duplicates, in-place edits, wrong dtypes,
 # off-by-one): each must be rejected, and the message must say what is wrong.
-ADVERSARIAL = [case for topic in (check_cases_measure, check_cases_optim, check_cases_prune, check_cases_structured)
-               for case in topic.ADVERSARIAL]
+TOPICS = (check_cases_measure, check_cases_optim, check_cases_quant, check_cases_lowbit, check_cases_prune,
+          check_cases_structured, check_cases_compress, check_cases_text, check_cases_speech)
+ADVERSARIAL = [case for topic in TOPICS for case in topic.ADVERSARIAL]
 
 
 @pytest.mark.parametrize("check, wrong, message", ADVERSARIAL,
@@ -90,3 +91,7 @@ def test_checks_reject_adversarial_answers_saying_why(check, wrong, message, cap
     with pytest.raises(AssertionError, match=message):
         check(wrong)
     assert "correct" not in capsys.readouterr().out
+
+
+def test_every_self_check_faces_adversarial_answers():
+    assert {c.__name__ for c in CHECKS} == {c.__name__ for c, _, _ in ADVERSARIAL}

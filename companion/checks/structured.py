@@ -65,7 +65,11 @@ def check_apoz(apoz) -> None:
     cases = [torch.relu(torch.randn(50, 6)), torch.relu(torch.randn(4, 3, 5, 5) - 0.5), torch.zeros(2, 2, 2, 2)]
     for acts in cases:
         expected = (acts == 0).float().transpose(0, 1).reshape(acts.shape[1], -1).mean(dim=1)
-        assert_close(f"apoz of a tensor of shape {tuple(acts.shape)}", apoz(acts), expected, atol=1e-6)
+        what = f"apoz of a tensor of shape {tuple(acts.shape)}"
+        given = acts.clone()
+        got = apoz(given)
+        assert_unchanged(what, ("activations",), (given,), (acts,))
+        assert_close(what, got, expected, atol=1e-6)
 
 
 @exercise
@@ -78,7 +82,10 @@ def check_bn_scores(bn_scores) -> None:
                 if isinstance(module, nn.BatchNorm2d):
                     module.weight.normal_()
         expected = group_scores(model, x, "bn_scale")
+        names, tensors = zip(*model.state_dict().items())
+        copies = snapshot(tensors)
         got = bn_scores(model, x)
+        assert_unchanged(f"bn_scores({type(model).__name__})", [f"model.{name}" for name in names], tensors, copies)
         assert_equal(f"groups of {type(model).__name__}", sorted(got), sorted(expected))
         for name, scores in expected.items():
             assert_close(f"scores of group {name!r} of {type(model).__name__}", got[name], scores)
