@@ -9,7 +9,7 @@ export COMPANION_PROGRESS ?= 0
 export COMPANION_CACHE_DIR ?= $(CURDIR)/_build/model-cache
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: install book test unit notebooks lab serve clean publish install-cells
+.PHONY: install book test unit notebooks lab serve clean publish install-cells student
 
 install: $(VENV)/.installed
 
@@ -54,6 +54,12 @@ chromium:
 speech-synth:
 	@command -v espeak-ng >/dev/null && command -v flite >/dev/null || \
 		(apt-get update -q && apt-get install -y -q espeak-ng flite)
+
+# The student edition: the notebooks without their hidden solutions, self-checks kept. Standard library
+# only, so it needs neither the network nor the virtual environment.
+STUDENT_DIR ?= _build/student
+student:
+	python3 tools/make_student.py notebooks $(STUDENT_DIR)
 
 lab: install
 	$(VENV)/bin/jupyter lab notebooks/

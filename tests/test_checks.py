@@ -77,3 +77,22 @@ def test_every_self_check_in_the_package_is_tested():
                for name in dir(importlib.import_module(f"companion.checks.{info.name}")) if name.startswith("check_")}
     tested = {f"{c.__module__.rsplit('.', 1)[1]}.{c.__name__}" for c in CHECKS}
     assert defined == tested
+
+
+# Adversarial wrong answers a student might try (ties, duplicates, in-place edits, wrong dtypes,
+# off-by-one): each must be rejected, and the message must say what is wrong.
+TOPICS = (check_cases_measure, check_cases_optim, check_cases_quant, check_cases_lowbit, check_cases_prune,
+          check_cases_structured, check_cases_compress, check_cases_text, check_cases_speech)
+ADVERSARIAL = [case for topic in TOPICS for case in topic.ADVERSARIAL]
+
+
+@pytest.mark.parametrize("check, wrong, message", ADVERSARIAL,
+                         ids=[f"{c.__name__}-{getattr(w, '__name__', 'wrong')}-{i}" for i, (c, w, _) in enumerate(ADVERSARIAL)])
+def test_checks_reject_adversarial_answers_saying_why(check, wrong, message, capsys):
+    with pytest.raises(AssertionError, match=message):
+        check(wrong)
+    assert "correct" not in capsys.readouterr().out
+
+
+def test_every_self_check_faces_adversarial_answers():
+    assert {c.__name__ for c in CHECKS} == {c.__name__ for c, _, _ in ADVERSARIAL}
