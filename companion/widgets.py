@@ -92,13 +92,18 @@ class Explorer(widgets.VBox):
         labels = list(self.control_values)
         options = [[(formats.get(label, str)(value), i) for i, value in enumerate(values)]
                    for label, values in self.control_values.items()]
+        self.title = title
+        # Each frame's text alternative (the image tooltip; _static/widget-alt.js copies it to alt).
+        self.frame_texts = {combo: "; ".join([title] * bool(title) + [f"{label} {options[d][i][0]}"
+                                                                      for d, (label, i) in enumerate(zip(labels, combo))])
+                            for combo in itertools.product(*[range(len(v)) for v in self.control_values.values()])}
         self.frame_pngs = {}  # tuple of value indices → PNG bytes
         for combo in itertools.product(*[range(len(v)) for v in self.control_values.values()]):
             fig, ax = plt.subplots(figsize=figsize)
             draw(ax, **self._values(combo))
             self.frame_pngs[combo] = png_bytes(fig, dpi=dpi)
         self.stack, levels = self._nest(())
-        self.sliders = []
+        self.sliders, self.links = [], []  # links: the browser-side jslinks (control → stack, play → slider)
         for depth, label in enumerate(labels):
             last = depth == len(labels) - 1
             kind = widgets.SelectionSlider if last else widgets.ToggleButtons
@@ -106,13 +111,13 @@ class Explorer(widgets.VBox):
                            style={"description_width": "initial"},
                            layout=widgets.Layout(width="95%") if last else widgets.Layout())
             for stack in levels[depth]:
-                widgets.jslink((control, "index"), (stack, "selected_index"))
+                self.links.append(widgets.jslink((control, "index"), (stack, "selected_index")))
             self.sliders.append(control)
         children = self.sliders[:-1]
         if play:
             self.play = widgets.Play(min=0, max=len(self.control_values[labels[-1]]) - 1, interval=700,
                                      description="play")
-            widgets.jslink((self.play, "value"), (self.sliders[-1], "index"))
+            self.links.append(widgets.jslink((self.play, "value"), (self.sliders[-1], "index")))
             children = children + [widgets.HBox([self.play, self.sliders[-1]])]
         else:
             children = children + [self.sliders[-1]]
@@ -128,7 +133,8 @@ class Explorer(widgets.VBox):
         depth = len(prefix)
         n = len(list(self.control_values.values())[depth])
         if depth == len(self.control_values) - 1:
-            images = [widgets.Image(value=self.frame_pngs[prefix + (i,)], format="png") for i in range(n)]
+            images = [widgets.Image(value=self.frame_pngs[prefix + (i,)], format="png",
+                                    tooltip=self.frame_texts[prefix + (i,)]) for i in range(n)]
             stack = widgets.Stack(children=images, selected_index=0)
             return stack, [[stack]]
         children, levels = [], [[] for _ in range(len(self.control_values) - depth)]
