@@ -92,11 +92,6 @@ class Explorer(widgets.VBox):
         labels = list(self.control_values)
         options = [[(formats.get(label, str)(value), i) for i, value in enumerate(values)]
                    for label, values in self.control_values.items()]
-        self.title = title
-        # Each frame's text alternative (the image tooltip; _static/widget-alt.js copies it to alt).
-        self.frame_texts = {combo: "; ".join([title] * bool(title) + [f"{label} {options[d][i][0]}"
-                                                                      for d, (label, i) in enumerate(zip(labels, combo))])
-                            for combo in itertools.product(*[range(len(v)) for v in self.control_values.values()])}
         self.frame_pngs = {}  # tuple of value indices → PNG bytes
         for combo in itertools.product(*[range(len(v)) for v in self.control_values.values()]):
             fig, ax = plt.subplots(figsize=figsize)
@@ -121,7 +116,7 @@ class Explorer(widgets.VBox):
             children = children + [widgets.HBox([self.play, self.sliders[-1]])]
         else:
             children = children + [self.sliders[-1]]
-        if title:
+        if title:  # also the frames' text alternative on the website (_static/widget-alt.js)
             children = [widgets.HTML(f"<b>{title}</b>")] + children
         super().__init__(children=children + [self.stack])
 
@@ -133,8 +128,7 @@ class Explorer(widgets.VBox):
         depth = len(prefix)
         n = len(list(self.control_values.values())[depth])
         if depth == len(self.control_values) - 1:
-            images = [widgets.Image(value=self.frame_pngs[prefix + (i,)], format="png",
-                                    tooltip=self.frame_texts[prefix + (i,)]) for i in range(n)]
+            images = [widgets.Image(value=self.frame_pngs[prefix + (i,)], format="png") for i in range(n)]
             stack = widgets.Stack(children=images, selected_index=0)
             return stack, [[stack]]
         children, levels = [], [[] for _ in range(len(self.control_values) - depth)]
