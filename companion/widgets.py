@@ -245,10 +245,11 @@ def quantization_explorer(weight: torch.Tensor, *, bits: Sequence[int] = (2, 3, 
         lo, hi = qrange(n_bits)
         levels = s * (np.arange(lo, hi + 1) - z)
         ax.hist(values, bins=60, color=COLORS[0], alpha=0.8)
-        shown = levels[(levels >= values.min() - 3 * s) & (levels <= values.max() + 3 * s)]
-        for level in shown[:300]:
+        left, right = values.min() - 0.1 * np.ptp(values), values.max() + 0.1 * np.ptp(values)
+        shown = levels[(levels >= left) & (levels <= right)]
+        for level in shown:
             ax.axvline(level, color=COLORS[1], lw=0.6, alpha=0.7)
-        ax.set_xlim(values.min() - 0.1 * np.ptp(values), values.max() + 0.1 * np.ptp(values))
+        ax.set_xlim(left, right)
         ax.set_xlabel(f"{name}, row {row} (narrowest range); orange: {len(shown)} levels in view", fontsize=8)
         ax.set_ylabel("count")
         ax.set_title(f"{n_bits} bits, {mapping}, {granularity}, clip {clip:.0%}\n"
