@@ -20,6 +20,7 @@ few frames for readers without JavaScript and for the PDF):
 """
 from __future__ import annotations
 
+import html
 import io
 import itertools
 from typing import Callable, Mapping, Sequence
@@ -32,7 +33,10 @@ from PIL import Image as PILImage
 from torch import nn
 
 from .measure import pareto_front
+from .optim import schedules as lr_schedules
 from .plots import COLORS
+from .prune import agp_sparsity, clone, l1_unstructured, make_permanent, prunable_weights
+from .quant import calc_qparams, fake_quantize, qrange
 
 __all__ = ["MAX_FRAMES", "Explorer", "png_bytes", "quantization_explorer", "pruning_explorer",
            "schedule_explorer", "tradeoff_explorer", "quantization_error", "prune_weight_magnitude",
@@ -98,7 +102,8 @@ class Explorer(widgets.VBox):
             draw(ax, **self._values(combo))
             self.frame_pngs[combo] = png_bytes(fig, dpi=dpi)
         self.stack, levels = self._nest(())
-        self.sliders, self.links = [], []  # links: the browser-side jslinks (control → stack, play → slider)
+        # the control widgets (the slider last) and the browser-side jslinks (control → stacks, play → slider)
+        self.control_widgets, self.links = [], []
         for depth, label in enumerate(labels):
             last = depth == len(labels) - 1
             kind = widgets.SelectionSlider if last else widgets.ToggleButtons
@@ -107,17 +112,17 @@ class Explorer(widgets.VBox):
                            layout=widgets.Layout(width="95%") if last else widgets.Layout())
             for stack in levels[depth]:
                 self.links.append(widgets.jslink((control, "index"), (stack, "selected_index")))
-            self.sliders.append(control)
-        children = self.sliders[:-1]
+            self.control_widgets.append(control)
+        children = self.control_widgets[:-1]
         if play:
             self.play = widgets.Play(min=0, max=len(self.control_values[labels[-1]]) - 1, interval=700,
                                      description="play")
-            self.links.append(widgets.jslink((self.play, "value"), (self.sliders[-1], "index")))
-            children = children + [widgets.HBox([self.play, self.sliders[-1]])]
+            self.links.append(widgets.jslink((self.play, "value"), (self.control_widgets[-1], "index")))
+            children = children + [widgets.HBox([self.play, self.control_widgets[-1]])]
         else:
-            children = children + [self.sliders[-1]]
+            children = children + [self.control_widgets[-1]]
         if title:  # also the frames' text alternative on the website (_static/widget-alt.js)
-            children = [widgets.HTML(f"<b>{title}</b>")] + children
+            children = [widgets.HTML(f"<b>{html.escape(title)}</b>")] + children
         super().__init__(children=children + [self.stack])
 
     def _values(self, combo: Sequence[int]) -> dict:
@@ -197,8 +202,6 @@ def quantization_error(weight: torch.Tensor, bits: int, *, symmetric: bool = Tru
     S = clip · (max − min) / (q_max − q_min). Uses :func:`companion.quant.calc_qparams` and
     :func:`companion.quant.fake_quantize` on signed ``bits``-bit codes.
     """
-    from .quant import calc_qparams, fake_quantize, qrange
-
     flat = _check_weight(weight)
     if isinstance(clip, bool) or not isinstance(clip, (int, float)) or not 0.0 < clip <= 1.0:
         raise ValueError(f"clip must be a fraction in (0, 1], got {clip!r}")
@@ -241,7 +244,6 @@ def quantization_explorer(weight: torch.Tensor, *, bits: Sequence[int] = (2, 3, 
                                                 per_channel=granularity == "per channel", clip=clip)
         s = float(scale[row] if scale.dim() else scale)
         z = int(zero[row] if zero.dim() else zero)
-        from .quant import qrange
         lo, hi = qrange(n_bits)
         levels = s * (np.arange(lo, hi + 1) - z)
         ax.hist(values, bins=60, color=COLORS[0], alpha=0.8)
@@ -270,8 +272,6 @@ def prune_weight_magnitude(model: nn.Module, sparsity: float) -> nn.Module:
     Layer-wise magnitude pruning (:func:`companion.prune.l1_unstructured`) made permanent; the
     original model is not modified.
     """
-    from .prune import clone, l1_unstructured, make_permanent, prunable_weights
-
     if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float)) or not 0.0 <= sparsity < 1.0:
         raise ValueError(f"sparsity must be in [0, 1), got {sparsity!r}")
     pruned = clone(model)
@@ -336,9 +336,6 @@ def schedule_explorer(*, total_steps: int = 100, base_lr: float = 0.1, final_spa
     (step, cosine, warm-up + cosine, one-cycle) and :func:`companion.prune.agp_sparsity`
     (Zhu & Gupta 2017: pruning from step 10 % to 70 % of training in 10 events).
     """
-    from .optim import schedules as lr
-    from .prune import agp_sparsity
-
     if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 10:
         raise ValueError(f"total_steps must be an int ≥ 10, got {total_steps!r}")
     if isinstance(marks, bool) or not isinstance(marks, int) or not 2 <= marks <= 12:
@@ -349,10 +346,10 @@ def schedule_explorer(*, total_steps: int = 100, base_lr: float = 0.1, final_spa
     start, n = T // 10, 10
     interval = max((7 * T // 10 - start) // n, 1)
     curves = {
-        "step LR": lambda t: lr.step_lr(t, base_lr, step_size=T // 3, gamma=0.1),
-        "cosine": lambda t: lr.cosine_lr(t, base_lr, total_steps=T),
-        "warm-up + cosine": lambda t: lr.warmup_cosine_lr(t, base_lr, warmup_steps=T // 10, total_steps=T),
-        "one-cycle": lambda t: lr.one_cycle_lr(t, base_lr, total_steps=T),
+        "step LR": lambda t: lr_schedules.step_lr(t, base_lr, step_size=T // 3, gamma=0.1),
+        "cosine": lambda t: lr_schedules.cosine_lr(t, base_lr, total_steps=T),
+        "warm-up + cosine": lambda t: lr_schedules.warmup_cosine_lr(t, base_lr, warmup_steps=T // 10, total_steps=T),
+        "one-cycle": lambda t: lr_schedules.one_cycle_lr(t, base_lr, total_steps=T),
         "AGP sparsity": lambda t: agp_sparsity(t, 0.0, final_sparsity, start, n, interval),
     }
     steps = np.arange(T)
@@ -381,8 +378,6 @@ def compressed_weight_bytes(model: nn.Module, bits: int) -> float:
     a bitmap sparse format (the mask is only stored for a layer with zeros), biases and any other
     parameter in float32. A size model, not a file; the per-layer scales are ignored (a few bytes).
     """
-    from .prune import prunable_weights
-
     if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 32:
         raise ValueError(f"bits must be an int in [1, 32], got {bits!r}")
     weights = {id(getattr(m, n)) for m, n in prunable_weights(model)}
@@ -405,8 +400,6 @@ def measure_tradeoffs(model: nn.Module, accuracy: Callable[[nn.Module], float], 
     weights are fake-quantized symmetric per output channel at ``bits`` (32 = left in float32, the
     surviving zeros stay exactly zero since Z = 0); bytes from :func:`compressed_weight_bytes`.
     """
-    from .prune import prunable_weights
-
     points = {}
     for s in sparsities:
         pruned = prune_weight_magnitude(model, s)

@@ -51,7 +51,7 @@ def _links_between(explorer, control):
 
 
 def test_controls_are_jslinked_to_every_stack_at_their_level(toy):
-    colour, level = toy.sliders
+    colour, level = toy.control_widgets
     assert isinstance(colour, ipywidgets.ToggleButtons) and isinstance(level, ipywidgets.SelectionSlider)
     outer = toy.stack
     assert len(outer.children) == 2 and all(isinstance(c, ipywidgets.Stack) for c in outer.children)
@@ -68,13 +68,13 @@ def test_controls_are_jslinked_to_every_stack_at_their_level(toy):
 
 def test_slider_labels_use_the_formats():
     explorer = W.Explorer(lambda ax, s: ax.plot([0, s]), {"s": [0.5, 0.9]}, formats={"s": lambda s: f"{s:.0%}"})
-    assert [label for label, _ in explorer.sliders[0].options] == ["50%", "90%"]
+    assert [label for label, _ in explorer.control_widgets[0].options] == ["50%", "90%"]
 
 
 def test_play_steps_the_slider():
     explorer = W.Explorer(lambda ax, s: ax.plot([0, s]), {"s": [1, 2, 3]}, play=True)
     assert explorer.play.max == 2
-    assert any(link.target[0] is explorer.sliders[0] for link in _links_between(explorer, explorer.play))
+    assert any(link.target[0] is explorer.control_widgets[0] for link in _links_between(explorer, explorer.play))
 
 
 def test_static_figure_draws_the_picked_frames(toy):
@@ -210,7 +210,7 @@ def test_pruning_explorer_accuracy_and_arguments():
 
 def test_schedule_explorer_marks_and_arguments():
     explorer = W.schedule_explorer(total_steps=20, marks=3)
-    assert [label for label, _ in explorer.sliders[-1].options] == ["0", "10", "19"]
+    assert [label for label, _ in explorer.control_widgets[-1].options] == ["0", "10", "19"]
     assert len(explorer.frame_pngs) == 5 * 3
     for bad, match in [({"total_steps": 5}, "total_steps"), ({"marks": 1}, "marks"),
                        ({"final_sparsity": 1.0}, "final_sparsity")]:
@@ -221,7 +221,7 @@ def test_schedule_explorer_marks_and_arguments():
 def test_tradeoff_explorer_needs_a_full_grid():
     points = {(s, b): (1000 * (1 - s) * b, 0.9 - s / 2) for s in (0.0, 0.5) for b in (32, 4)}
     explorer = W.tradeoff_explorer(points)
-    assert [label for label, _ in explorer.sliders[0].options] == ["32", "4"]
+    assert [label for label, _ in explorer.control_widgets[0].options] == ["32", "4"]
     assert len(explorer.frame_pngs) == 4
     del points[(0.5, 4)]
     with pytest.raises(ValueError, match="missing"):
