@@ -3,6 +3,8 @@
 - ``digits``: scikit-learn's 1,797 handwritten digits, 8×8 pixels with values 0..16, scaled to [0, 1].
 - ``mnist1d``: Greydanus's MNIST-1D (arXiv:2011.14439), 5,000 one-dimensional signals of length 40,
   generated locally with ``mnist1d.data.make_dataset`` (never ``get_dataset``, which downloads).
+- ``speech``: the ten Speech Commands keywords synthesised with espeak-ng and flite, as log-mel
+  features, split by voice (:mod:`companion.speech`).
 
 The test split of MNIST-1D is the one its generator defines; every other split is a fixed
 permutation drawn from ``torch.Generator().manual_seed(seed)``, so the same seed always gives the
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-__all__ = ["Splits", "digits", "mnist1d", "load", "DATASETS"]
+__all__ = ["Splits", "digits", "mnist1d", "speech", "load", "DATASETS"]
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,14 @@ def mnist1d(seed: int = 0, channel: bool = False, val_fraction: float = 0.1) -> 
     return Splits(x_train, y_train, x_val, y_val, x_test, y_test, num_classes=10)
 
 
-DATASETS = {"digits": digits, "mnist1d": mnist1d}
+def speech(**kwargs) -> Splits:
+    """Synthetic keyword spotting: see :func:`companion.speech.keyword_splits` (imported on first use)."""
+    from .speech import keyword_splits
+
+    return keyword_splits(**kwargs)
+
+
+DATASETS = {"digits": digits, "mnist1d": mnist1d, "speech": speech}
 
 
 def load(name: str, **kwargs) -> Splits:

@@ -121,7 +121,7 @@ class Explorer(widgets.VBox):
             children = children + [widgets.HBox([self.play, self.control_widgets[-1]])]
         else:
             children = children + [self.control_widgets[-1]]
-        if title:  # also the frames' text alternative on the website (_static/widget-alt.js)
+        if title:  # also the frames' text alternative on the website (book/_static/widget-alt.js)
             children = [widgets.HTML(f"<b>{html.escape(title)}</b>")] + children
         super().__init__(children=children + [self.stack])
 

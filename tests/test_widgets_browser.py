@@ -32,7 +32,7 @@ def _site_is_current() -> bool:
     if not pages:
         return False
     sources = [p for pattern in ("notebooks/*.ipynb", "companion/**/*.py", "_config.yml", "book/_widgets/**/*",
-                                 "_static/*") for p in ROOT.glob(pattern)]
+                                 "book/_static/*") for p in ROOT.glob(pattern)]
     return min(p.stat().st_mtime for p in pages) > max(p.stat().st_mtime for p in sources)
 
 
