@@ -9,7 +9,7 @@ export COMPANION_PROGRESS ?= 0
 export COMPANION_CACHE_DIR ?= $(CURDIR)/_build/model-cache
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: install book test unit notebooks lab serve clean
+.PHONY: install book test unit notebooks lab serve clean publish install-cells student
 
 install: $(VENV)/.installed
 
@@ -22,6 +22,17 @@ $(VENV)/.installed: requirements.txt requirements-nodeps.txt pyproject.toml
 
 book: install speech-synth
 	$(VENV)/bin/jupyter-book build -W --keep-going --all .
+
+# Build, then push the site to the gh-pages branch of `origin` (GitHub Pages' "deploy from a branch";
+# .github/workflows/deploy-book.yml is the automatic route). --no-jekyll: Pages must serve _static/.
+publish: book
+	$(VENV)/bin/ghp-import --no-jekyll --push --branch gh-pages \
+		--message "Publish the book $$($(PY) -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["version"])')" \
+		_build/html
+
+# After changing _config.yml's repository URL: write the matching install cell into every chapter.
+install-cells: install
+	$(PY) book/_ext/install_cell.py
 
 # The whole suite: unit tests, every notebook under nbval, the book build with -W, a real browser.
 test: install chromium speech-synth
@@ -43,6 +54,12 @@ chromium:
 speech-synth:
 	@command -v espeak-ng >/dev/null && command -v flite >/dev/null || \
 		(apt-get update -q && apt-get install -y -q espeak-ng flite)
+
+# The student edition: the notebooks without their hidden solutions, self-checks kept. Standard library
+# only, so it needs neither the network nor the virtual environment.
+STUDENT_DIR ?= _build/student
+student:
+	python3 tools/make_student.py notebooks $(STUDENT_DIR)
 
 lab: install
 	$(VENV)/bin/jupyter lab notebooks/

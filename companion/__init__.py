@@ -21,6 +21,7 @@ module, so that the code for any equation in the text lives in one place:
   int8/4-bit quantization and head/neuron pruning
 - :mod:`companion.validate` the argument checks shared by the package (every bad input raises, naming it)
 - :mod:`companion.plots`    the book's figure style
+- :mod:`companion.widgets`  interactive explorers from precomputed frames (work on the static site too)
 - :mod:`companion.compress` Deep Compression to a file: Huffman coding, relative indices, a checksummed format
 - :mod:`companion.checks`   self-checks for the exercises
 - :mod:`companion.source`   ``companion.show(obj)``: the highlighted source of a function on the page

@@ -52,3 +52,23 @@ def fixed_bits_without_fillers(positions, index_bits, value_bits):
 CASES = [(checks.check_huffman_lengths, huffman_right, huffman_fixed_length),
          (checks.check_relative_gaps, gaps_right, gaps_without_fillers),
          (checks.check_fixed_width_bits, fixed_bits_right, fixed_bits_without_fillers)]
+
+
+ADVERSARIAL = [
+    (checks.check_huffman_lengths, lambda counts: {s: 1 for s in counts}, "Kraft"),
+    (checks.check_huffman_lengths, lambda counts: {s: length + 1 for s, length in huffman_right(counts).items()},
+     "coded bits"),
+    (checks.check_huffman_lengths, lambda counts: {s: float(length) for s, length in huffman_right(counts).items()},
+     "expected a whole number"),
+    (checks.check_huffman_lengths, lambda counts: {s: length for s, length in huffman_right(counts).items() if s},
+     "symbols with a length"),
+    (checks.check_huffman_lengths, huffman_fixed_length, "coded bits"),
+    (checks.check_relative_gaps, lambda positions, bits: [g + 1 for g in gaps_right(positions, bits)],
+     r"relative_gaps\(\[0, 3, 20\], 3\)"),
+    (checks.check_relative_gaps, gaps_without_fillers, r"relative_gaps\(\[0, 3, 20\], 3\)"),
+    (checks.check_relative_gaps,  # off by one: a filler only when the gap exceeds 2^bits rather than reaching it
+     lambda positions, bits: gaps_right(positions, bits + 1) if positions == [0, 3, 20] else gaps_right(positions, bits),
+     r"relative_gaps\(\[0, 3, 20\], 3\)"),
+    (checks.check_fixed_width_bits, lambda *args: float(fixed_bits_right(*args)), "expected a whole number"),
+    (checks.check_fixed_width_bits, fixed_bits_without_fillers, "fixed_width_bits"),
+]

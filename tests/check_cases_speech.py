@@ -59,3 +59,23 @@ CASES = [
     (checks.check_snr_gain, snr_gain_right, snr_gain_amplitude_db),
     (checks.check_depthwise_accumulator, depthwise_right, depthwise_pads_with_code_zero),
 ]
+
+
+def depthwise_in_place(q_x, q_w, in_zero):
+    result = depthwise_right(q_x, q_w, in_zero)
+    q_x.zero_()
+    return result
+
+
+ADVERSARIAL = [
+    (checks.check_mel_filterbank, lambda n_mels, n_fft, *rest: mel_filterbank_right(n_mels, n_fft, *rest)[:, :-1],
+     "shape"),
+    (checks.check_mel_filterbank, mel_filterbank_linear_spacing, r"mel_filterbank\(10, 256"),
+    (checks.check_snr_gain, lambda ps, pn, snr: snr_gain_right(ps, pn, snr) ** 2, r"snr_gain\(0.04, 1.0, 10.0\)"),
+    (checks.check_snr_gain, lambda ps, pn, snr: snr_gain_right(ps, pn, -snr), r"snr_gain\(0.04, 1.0, 10.0\)"),
+    (checks.check_depthwise_accumulator, lambda *args: depthwise_right(*args).double(), "must be integers"),
+    (checks.check_depthwise_accumulator, lambda q_x, q_w, z: depthwise_right(q_x, q_w, z)[:, :, 1:-1, 1:-1],
+     "expected shape"),
+    (checks.check_depthwise_accumulator, depthwise_in_place, "input 'q_x' was modified in place"),
+    (checks.check_depthwise_accumulator, depthwise_pads_with_code_zero, "accumulator at"),
+]

@@ -51,3 +51,63 @@ CASES = [
     (checks.check_bn_scores, bn_scores_right, bn_scores_first_norm_only),
     (checks.check_apoz, apoz_right, lambda acts: (acts == 0).float().mean(0).flatten()[: acts.shape[1]]),
 ]
+
+
+def shrink_replaces_parameters(first, second, keep):  # slices the inputs' own parameters: they shrink too
+    first.weight = nn.Parameter(first.weight[keep].detach())
+    first.bias = nn.Parameter(first.bias[keep].detach())
+    second.weight = nn.Parameter(second.weight[:, keep].detach())
+    first.out_features = second.in_features = len(keep)
+    return first, second
+
+
+def shrink_zeroes_dropped(first, second, keep):  # masks the dropped units in the originals instead of removing them
+    with torch.no_grad():
+        drop = [i for i in range(first.out_features) if i not in keep]
+        first.weight[drop] = 0
+        first.bias[drop] = 0
+    return shrink_right(first, second, keep)
+
+
+def shrink_forgets_bias(first, second, keep):
+    new_first, new_second = shrink_right(first, second, keep)
+    with torch.no_grad():
+        new_first.bias.copy_(first.bias[: len(keep)])
+    return new_first, new_second
+
+
+ADVERSARIAL = [
+    (checks.check_shrink_linear_pair, shrink_in_place, r"input 'first.weight' was modified in place"),
+    (checks.check_shrink_linear_pair, shrink_replaces_parameters, "parameters were replaced"),
+    (checks.check_shrink_linear_pair, shrink_zeroes_dropped, r"input 'first.weight' was modified in place"),
+    (checks.check_shrink_linear_pair, shrink_wrong_columns, "outputs"),
+    (checks.check_shrink_linear_pair, shrink_forgets_bias, "outputs"),
+    (checks.check_shrink_linear_pair, lambda first, second, keep: (first, second), "weight shape|is one of the inputs"),
+    (checks.check_filter_l1, lambda conv: conv.weight.abs().sum(dim=(0, 2, 3)), "filter_l1"),
+]
+
+
+def apoz_in_place(acts):
+    return acts.eq_(0).float().transpose(0, 1).flatten(1).mean(1)
+
+
+def bn_scores_in_place(model, x):  # takes |γ| in place: right scores, but the model's BatchNorm weights change
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.weight.data.abs_()
+    return group_scores(model, x, "bn_scale")
+
+
+def bn_scores_signed(model, x):  # sums γ, not |γ|
+    modules = dict(model.named_modules())
+    return {g.name: sum(modules[n].weight.detach() for n in g.norms) for g in dependency_groups(model, x)}
+
+
+ADVERSARIAL += [
+    (checks.check_apoz, apoz_in_place, "input 'activations' was modified in place"),
+    (checks.check_apoz, lambda acts: 1 - apoz_right(acts), "apoz of a tensor of shape"),
+    (checks.check_apoz, lambda acts: (acts == 0).float().mean(0), "expected shape"),
+    (checks.check_bn_scores, bn_scores_in_place, r"input 'model\..*weight' was modified in place"),
+    (checks.check_bn_scores, bn_scores_signed, "scores of group"),
+    (checks.check_bn_scores, bn_scores_first_norm_only, "scores of group"),
+]

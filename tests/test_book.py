@@ -266,3 +266,32 @@ def test_no_figure_text_under_9px_at_1280px(server, site):
         browser.close()
     assert figures, "no figures found"
     assert not problems, "\n".join(problems)
+
+
+def test_faq_links_resolve_to_sections_in_a_real_browser(server):
+    """Every FAQ link into the book opens its page, and a link to a section lands on an element with that id."""
+    from playwright.sync_api import sync_playwright
+
+    problems = []
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page()
+        page.goto(f"{server}/book/faq.html", wait_until="networkidle")
+        questions = page.locator("article h3").count()
+        links = page.eval_on_selector_all("article a.reference.internal", "els => els.map(e => e.href)")
+        assert questions >= 13, f"the FAQ has {questions} questions"
+        targets: dict[str, set[str]] = {}
+        for url in links:
+            address, _, fragment = url.partition("#")
+            if not address.endswith("/book/faq.html") and "/references.html" not in address:
+                targets.setdefault(address, set()).add(fragment)
+        assert len(targets) >= 8, f"the FAQ links only {sorted(targets)}"
+        for address, fragments in sorted(targets.items()):
+            response = page.goto(address, wait_until="domcontentloaded")
+            if response is None or not response.ok:
+                problems.append(f"{address}: HTTP {response.status if response else 'no response'}")
+                continue
+            problems += [f"{address}#{f}: no element with that id" for f in sorted(fragments - {""})
+                         if page.locator(f"[id='{f}']").count() != 1]
+        browser.close()
+    assert not problems, "\n".join(problems)

@@ -75,8 +75,11 @@ def test_repository_button_follows_the_one_url_setting():
     import site_links
 
     with_url = types.SimpleNamespace(html_theme_options={"repository_url": "https://example.org/book"})
-    site_links._show_repository_button(None, with_url)
+    site_links._show_repository_buttons(None, with_url)
     assert with_url.html_theme_options["use_repository_button"] is True
+    assert with_url.html_theme_options["use_edit_page_button"] is True
+    assert with_url.html_theme_options["launch_buttons"]["colab_url"] == site_links.COLAB
+    assert with_url.html_theme_options["launch_buttons"]["binderhub_url"] == site_links.BINDER
     without = types.SimpleNamespace(html_theme_options={"repository_url": ""})
-    site_links._show_repository_button(None, without)
-    assert "use_repository_button" not in without.html_theme_options
+    site_links._show_repository_buttons(None, without)
+    assert without.html_theme_options == {"repository_url": ""}

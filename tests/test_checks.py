@@ -10,6 +10,7 @@ import check_cases_prune
 import check_cases_quant
 import check_cases_speech
 import check_cases_structured
+import check_cases_summary
 import check_cases_text
 import check_cases_tools
 from companion.checks import assert_close, assert_equal, exercise
@@ -45,7 +46,7 @@ def test_assert_helpers():
 # Each chapter's module lists (check, right answer, wrong answer) triples; every check appears at least once.
 CASES = [case for topic in (check_cases_measure, check_cases_optim, check_cases_quant, check_cases_lowbit,
                             check_cases_prune, check_cases_structured, check_cases_compress, check_cases_text,
-                            check_cases_speech, check_cases_tools)
+                            check_cases_speech, check_cases_summary, check_cases_tools)
          for case in topic.CASES]
 CHECKS = list(dict.fromkeys(check for check, _, _ in CASES))
 
@@ -77,3 +78,22 @@ def test_every_self_check_in_the_package_is_tested():
                for name in dir(importlib.import_module(f"companion.checks.{info.name}")) if name.startswith("check_")}
     tested = {f"{c.__module__.rsplit('.', 1)[1]}.{c.__name__}" for c in CHECKS}
     assert defined == tested
+
+
+# Adversarial wrong answers a student might try (ties, duplicates, in-place edits, wrong dtypes,
+# off-by-one): each must be rejected, and the message must say what is wrong.
+TOPICS = (check_cases_measure, check_cases_optim, check_cases_quant, check_cases_lowbit, check_cases_prune,
+          check_cases_structured, check_cases_compress, check_cases_text, check_cases_speech, check_cases_tools)
+ADVERSARIAL = [case for topic in TOPICS for case in topic.ADVERSARIAL]
+
+
+@pytest.mark.parametrize("check, wrong, message", ADVERSARIAL,
+                         ids=[f"{c.__name__}-{getattr(w, '__name__', 'wrong')}-{i}" for i, (c, w, _) in enumerate(ADVERSARIAL)])
+def test_checks_reject_adversarial_answers_saying_why(check, wrong, message, capsys):
+    with pytest.raises(AssertionError, match=message):
+        check(wrong)
+    assert "correct" not in capsys.readouterr().out
+
+
+def test_every_self_check_faces_adversarial_answers():
+    assert {c.__name__ for c in CHECKS} == {c.__name__ for c, _, _ in ADVERSARIAL}

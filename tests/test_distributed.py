@@ -108,9 +108,12 @@ def test_unsynchronised_observers_diverge(runs):
     name, from_reference = largest_difference(unsynced[0], runs["reference"]["qat"])
     print(f"unsynchronised observers: activation scales differ across ranks by up to {across_ranks:.2%}; "
           f"rank 0 differs from single-process training by {from_reference:.3g} ({name})")
+    reference = runs["reference"]["qat"]
+    scale_from_reference = max(float((unsynced[0][k] - reference[k]).abs() / reference[k]) for k in scales)
     assert across_ranks > 1e-3
-    assert from_reference > 1e-4
-    assert max(runs["ranks"][0]["qat_unsynced_differences"].values()) > 1e-4
+    assert scale_from_reference > 1e-3  # relative, like across_ranks
+    assert from_reference > 10 * 1e-6  # well beyond the tolerance the synchronised runs meet
+    assert max(runs["ranks"][0]["qat_unsynced_differences"].values()) > 10 * 1e-6
 
 
 def test_masks_reapplied_on_one_rank_only_let_the_ranks_drift_apart(runs):

@@ -71,16 +71,19 @@ def test_int_matmul_extreme_codes_and_empty_operands():
 
 
 def _dynamic_reference(module: DynamicQuantLinear, x: torch.Tensor) -> torch.Tensor:
-    """The layer's own arithmetic with the int32 accumulator computed exactly in int64."""
+    """The layer's own float epilogue, y = (S_x·S_w)·acc + (b − Z_x·S_x·S_w·Σ_k q_w), in the same order
+    of float operations, with the int32 accumulator computed exactly in int64."""
     x2d = x.reshape(-1, module.in_features)
     x_scale, x_zero = activation_qparams(*torch.aminmax(x2d))
     q_x = quantize(x2d, x_scale, x_zero)
     acc = (q_x.long() @ module.weight_int8.long().t()).int()
-    out_scale = x_scale * module.weight_scale
-    offset = -x_zero * module.weight_int8.int().sum(dim=1) * out_scale
-    if module.bias is not None:
-        offset = offset + module.bias
-    return (acc.float() * out_scale + offset).reshape(*x.shape[:-1], module.out_features)
+    sum_scale = module.weight_int8.int().sum(dim=1).float() * module.weight_scale
+    if module.bias is None:
+        offset = sum_scale * (-x_zero * x_scale)
+    else:
+        offset = torch.add(module.bias, sum_scale, alpha=-x_zero * x_scale)
+    y = torch.addcmul(offset, acc, module.weight_scale * x_scale)
+    return y.reshape(*x.shape[:-1], module.out_features)
 
 
 @pytest.mark.parametrize("in_features", INNER)
@@ -118,7 +121,7 @@ def test_int_linear_accumulator_is_exact_on_shape_edges(in_features):
     for out_features, batch in itertools.product(COLS, ROWS):
         module = IntLinear.from_float(nn.Linear(in_features, out_features), _qparams(0.02, 3), _qparams(0.05, -7))
         q_x = torch.randint(-128, 128, (batch, in_features), dtype=torch.int8)
-        expected = module._requantize((q_x.long() @ module.weight_int8.long().t()).int())
+        expected = module.requantize_accumulator((q_x.long() @ module.weight_int8.long().t()).int())
         for view in _layouts(q_x).values():
             assert torch.equal(_same_three_times(module, view), expected), (in_features, out_features, batch)
 
@@ -137,7 +140,7 @@ def test_int_conv_accumulator_is_exact_on_shape_edges(in_channels, kernel):
         padded = F.pad(q_x.double(), (padding,) * 4, value=float(in_q[1]))
         acc = F.conv2d(padded, module.weight_int8.double())  # exact: every partial sum is an integer < 2⁵³
         rows = acc.permute(0, 2, 3, 1).reshape(-1, out_channels).to(torch.int32)
-        expected = module._requantize(rows).reshape(batch, *acc.shape[2:], out_channels).permute(0, 3, 1, 2)
+        expected = module.requantize_accumulator(rows).reshape(batch, *acc.shape[2:], out_channels).permute(0, 3, 1, 2)
         got = _same_three_times(module, q_x)
         assert torch.equal(got, expected), (in_channels, kernel, out_channels, batch, height, width, padding)
         assert module(q_x[:0]).shape == (0, *got.shape[1:])

@@ -19,7 +19,7 @@ from typing import Callable
 
 import torch
 
-__all__ = ["exercise", "assert_close", "assert_equal"]
+__all__ = ["exercise", "assert_close", "assert_equal", "assert_integer", "assert_unchanged", "snapshot"]
 
 
 def exercise(check: Callable[..., None]) -> Callable[..., None]:
@@ -56,3 +56,37 @@ def assert_equal(what: str, got, expected) -> None:
         same = got == expected
     if not same:
         raise AssertionError(f"{what}: expected {expected}, got {got}")
+
+
+def assert_integer(what: str, got) -> None:
+    """Raise ``AssertionError`` naming ``what`` unless ``got`` is a whole number (a count of bytes or MACs).
+
+    Python and NumPy integers pass, and so does a 0-d integer tensor; floats (even ``12.0``) and bools do not.
+    """
+    import numbers
+
+    if isinstance(got, torch.Tensor):
+        whole = got.dim() == 0 and not got.is_floating_point() and not got.is_complex() and got.dtype != torch.bool
+    else:
+        whole = isinstance(got, numbers.Integral) and not isinstance(got, bool)
+    if not whole:
+        raise AssertionError(f"{what}: expected a whole number (int), got {got!r} of type {type(got).__name__}")
+
+
+def snapshot(tensors) -> list:
+    """Copies of ``tensors`` (``None`` entries kept) to compare with :func:`assert_unchanged` after a call."""
+    return [None if t is None else t.detach().clone() for t in tensors]
+
+
+def assert_unchanged(what: str, names, tensors, copies) -> None:
+    """Raise ``AssertionError`` naming the first input in ``names`` whose values differ from its copy.
+
+    Used after calling a student's function to catch in-place edits (``+=``, ``mul_``, ``zero_``…)
+    of arguments the exercise says must not change.
+    """
+    for name, tensor, copy in zip(names, tensors, copies):
+        if tensor is None:
+            continue
+        if tensor.shape != copy.shape or not torch.equal(tensor.detach(), copy):
+            raise AssertionError(f"{what}: the input {name!r} was modified in place; "
+                                 "leave the inputs unchanged and return new tensors")

@@ -5,7 +5,7 @@ import torch
 
 from ..compress.huffman import code_lengths, coded_bits
 from ..compress.relative_index import filler_count, to_relative
-from . import assert_equal, exercise
+from . import assert_equal, assert_integer, exercise
 
 __all__ = ["check_huffman_lengths", "check_relative_gaps", "check_fixed_width_bits"]
 
@@ -18,6 +18,10 @@ def check_huffman_lengths(huffman_lengths) -> None:
     for what, counts in cases.items():
         got = huffman_lengths(dict(counts))
         assert_equal(f"symbols with a length for {what}", sorted(got), sorted(counts))
+        for symbol, length in got.items():
+            assert_integer(f"code length of symbol {symbol} for {what}", length)
+            if length < 1:
+                raise AssertionError(f"{what}: symbol {symbol} has code length {length}; every code has ≥ 1 bit")
         kraft = sum(2.0 ** -length for length in got.values())
         if kraft > 1 + 1e-12:
             raise AssertionError(f"{what}: lengths {got} break Kraft's inequality (Σ 2^-l = {kraft}), "
@@ -43,5 +47,7 @@ def check_fixed_width_bits(fixed_width_bits) -> None:
     cases = [([0, 3, 20], 3, 4), ([], 5, 4), (scattered, 2, 4), (scattered, 5, 4), (scattered, 8, 5)]
     for positions, index_bits, value_bits in cases:
         entries = len(positions) + filler_count(torch.tensor(positions, dtype=torch.int64), index_bits)
-        assert_equal(f"fixed_width_bits(<{len(positions)} positions>, {index_bits}, {value_bits})",
-                     fixed_width_bits(list(positions), index_bits, value_bits), entries * (index_bits + value_bits))
+        what = f"fixed_width_bits(<{len(positions)} positions>, {index_bits}, {value_bits})"
+        got = fixed_width_bits(list(positions), index_bits, value_bits)
+        assert_integer(what, got)
+        assert_equal(what, got, entries * (index_bits + value_bits))

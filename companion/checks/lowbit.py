@@ -6,7 +6,7 @@ import torch
 from ..quant.kmeans import centroid_gradients
 from ..quant.lowbit import ternarize
 from ..quant.packing import pack
-from . import assert_close, assert_equal, exercise
+from . import assert_close, assert_equal, assert_unchanged, exercise
 
 __all__ = ["check_ternarize", "check_pack_4bit", "check_centroid_gradients"]
 
@@ -21,7 +21,8 @@ def check_ternarize(twn) -> None:
     for what, weight in cases.items():
         original = weight.clone()
         got = twn(weight)
-        assert_equal(f"{what}: the input was modified in place", bool(torch.equal(weight, original)), True)
+        assert_unchanged(f"twn({what})", ("weight",), (weight,), (original,))
+        assert_equal(f"twn({what}): dtype", torch.as_tensor(got).dtype, weight.dtype)
         assert_close(f"twn({what})", got, ternarize(weight, per_channel=True).dequantize(), atol=1e-6)
 
 
@@ -34,7 +35,9 @@ def check_pack_4bit(pack_4bit) -> None:
              "an odd length, [3, 4, 5]": torch.tensor([3, 4, 5], dtype=torch.uint8),
              "1001 random codes": torch.randint(0, 16, (1001,), generator=generator, dtype=torch.uint8)}
     for what, codes in cases.items():
+        original = codes.clone()
         got = pack_4bit(codes)
+        assert_unchanged(f"pack_4bit({what})", ("codes",), (codes,), (original,))
         assert_equal(f"dtype of pack_4bit({what})", got.dtype, torch.uint8)
         assert_equal(f"pack_4bit({what})", got, pack(codes, 4))
 
@@ -47,5 +50,9 @@ def check_centroid_gradients(grads_per_centroid) -> None:
              (torch.randn(5, 7, generator=generator), torch.randint(0, 4, (5, 7), generator=generator, dtype=torch.uint8), 4),
              (torch.randn(6, generator=generator), torch.tensor([0, 0, 0, 2, 2, 2], dtype=torch.uint8), 4)]
     for grad, codes, clusters in cases:
-        assert_close(f"grads_per_centroid for codes {codes.tolist()} and k={clusters}",
-                     grads_per_centroid(grad, codes, clusters), centroid_gradients(grad, codes, clusters), atol=1e-6)
+        what = f"grads_per_centroid for codes {codes.tolist()} and k={clusters}"
+        expected = centroid_gradients(grad, codes, clusters)  # before the answer runs: it cannot alter this
+        inputs = (grad.clone(), codes.clone())
+        got = grads_per_centroid(*inputs, clusters)
+        assert_unchanged(what, ("weight_grad", "codes"), inputs, (grad, codes))
+        assert_close(what, got, expected, atol=1e-6)

@@ -8,7 +8,7 @@ from torch import nn
 
 from .. import measure
 from ..prune.sparse import quiet_sparse_beta
-from . import assert_close, assert_equal, exercise
+from . import assert_close, assert_equal, assert_integer, exercise
 
 __all__ = ["check_linear_macs", "check_conv2d_macs", "check_model_bytes", "check_sparsity", "check_pareto_front", "check_torch_csr_bytes"]
 
@@ -18,7 +18,9 @@ def check_linear_macs(linear_macs) -> None:
     """``linear_macs(batch, in_features, out_features)`` → MACs of one ``nn.Linear`` call."""
     for batch, fan_in, fan_out in [(1, 64, 300), (32, 300, 100), (7, 3, 5)]:
         expected = measure.count_macs(nn.Linear(fan_in, fan_out), torch.zeros(batch, fan_in))
-        assert_equal(f"linear_macs({batch}, {fan_in}, {fan_out})", linear_macs(batch, fan_in, fan_out), expected)
+        got = linear_macs(batch, fan_in, fan_out)
+        assert_integer(f"linear_macs({batch}, {fan_in}, {fan_out})", got)
+        assert_equal(f"linear_macs({batch}, {fan_in}, {fan_out})", got, expected)
 
 
 @exercise
@@ -28,14 +30,18 @@ def check_conv2d_macs(conv2d_macs) -> None:
              (nn.Conv2d(8, 8, 5, padding=2, groups=4), 12, 10)]
     for conv, height, width in cases:
         expected = measure.count_macs(conv, torch.zeros(1, conv.in_channels, height, width))
-        assert_equal(f"conv2d_macs({conv}, {height}, {width})", conv2d_macs(conv, height, width), expected)
+        got = conv2d_macs(conv, height, width)
+        assert_integer(f"conv2d_macs({conv}, {height}, {width})", got)
+        assert_equal(f"conv2d_macs({conv}, {height}, {width})", got, expected)
 
 
 @exercise
 def check_model_bytes(model_bytes) -> None:
     """``model_bytes(num_parameters, bits)`` → bytes to store that many values at ``bits`` each, whole bytes."""
     for count, bits in [(50_610, 32), (50_610, 8), (50_610, 4), (3, 2), (11_689_512, 16), (1, 1)]:
-        assert_equal(f"model_bytes({count}, {bits})", model_bytes(count, bits), math.ceil(count * bits / 8))
+        got = model_bytes(count, bits)
+        assert_integer(f"model_bytes({count}, {bits})", got)
+        assert_equal(f"model_bytes({count}, {bits})", got, math.ceil(count * bits / 8))
 
 
 @exercise
@@ -53,14 +59,22 @@ def check_sparsity(sparsity) -> None:
 
 @exercise
 def check_pareto_front(pareto_front) -> None:
-    """``pareto_front(costs, accuracies)`` → indices of the non-dominated points, sorted by cost."""
+    """``pareto_front(costs, accuracies)`` → indices of the non-dominated points, sorted by cost.
+
+    Identical points are kept once, the first index; a point that only ties another in cost (or in
+    accuracy) and is worse in the other is dominated.
+    """
     cases = [
         ([4.0, 1.0, 2.0, 3.0], [0.97, 0.90, 0.95, 0.94]),
         ([1.0, 1.0, 2.0], [0.5, 0.6, 0.6]),
         ([10.0], [0.1]),
+        ([2.0, 1.0, 2.0, 1.0], [0.9, 0.5, 0.9, 0.5]),  # duplicates: keep indices 1 and 0 only
+        ([3.0, 1.0, 1.0, 2.0, 3.0], [0.8, 0.7, 0.7, 0.7, 0.8]),
     ]
     for costs, accs in cases:
-        assert_equal(f"pareto_front({costs}, {accs})", list(pareto_front(costs, accs)), measure.pareto_front(costs, accs))
+        got = list(pareto_front(list(costs), list(accs)))
+        assert_equal(f"pareto_front({costs}, {accs}) (identical points count once, the first index)",
+                     [int(i) for i in got], measure.pareto_front(costs, accs))
 
 
 @exercise
@@ -73,4 +87,7 @@ def check_torch_csr_bytes(csr_storage_bytes) -> None:
             csr = weight.to_sparse_csr()
         # numel × element size: the arrays' own entries (their storage may be a larger shared buffer).
         expected = sum(t.numel() * t.element_size() for t in (csr.values(), csr.col_indices(), csr.crow_indices()))
-        assert_equal(f"csr_storage_bytes of a {rows}×{cols} matrix at density {density}", csr_storage_bytes(weight), expected)
+        what = f"csr_storage_bytes of a {rows}×{cols} matrix at density {density}"
+        got = csr_storage_bytes(weight)
+        assert_integer(what, got)
+        assert_equal(what, got, expected)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from .. import optim
-from . import assert_close, exercise
+from . import assert_close, assert_equal, assert_unchanged, exercise, snapshot
 
 __all__ = ["check_momentum_step", "check_cosine_lr", "check_clip_grad_norm"]
 
@@ -28,9 +28,15 @@ def check_momentum_step(momentum_step) -> None:
              (weight, -grad, buffer, 0.01, 0.5)]
     for w, g, b, lr, m in cases:
         inputs = (w.clone(), g.clone(), None if b is None else b.clone())
+        copies = snapshot(inputs)
         got_weight, got_buffer = momentum_step(*inputs, lr, m)
         expected_weight, expected_buffer = _reference_momentum_step(w, g, b, lr, m)
         label = f"momentum_step(lr={lr}, momentum={m}, buffer={'None' if b is None else 'given'})"
+        assert_unchanged(label, ("weight", "grad", "buffer"), inputs, copies)
+        for name, got in (("new weight", got_weight), ("new buffer", got_buffer)):
+            if not isinstance(got, torch.Tensor):
+                raise AssertionError(f"{label}: {name} must be a tensor, got {type(got).__name__}")
+            assert_equal(f"{label}: dtype of the {name}", got.dtype, w.dtype)
         assert_close(f"{label}: new buffer", got_buffer, expected_buffer)
         assert_close(f"{label}: new weight", got_weight, expected_weight)
 
@@ -55,8 +61,14 @@ def check_clip_grad_norm(clip_grad_norm) -> None:
         for p, g in zip(params, grads):
             p.grad = g.clone()
         torch.nn.utils.clip_grad_norm_(params, max_norm)
-        got = clip_grad_norm([g.clone() for g in grads], max_norm)
+        inputs = [g.clone() for g in grads]
+        label = f"clip_grad_norm(max_norm={max_norm})"
+        got = clip_grad_norm(inputs, max_norm)
+        assert_unchanged(label, [f"grads[{i}]" for i in range(len(grads))], inputs, grads)
         if len(got) != len(grads):
-            raise AssertionError(f"clip_grad_norm(max_norm={max_norm}): expected {len(grads)} tensors, got {len(got)}")
+            raise AssertionError(f"{label}: expected {len(grads)} tensors, got {len(got)}")
         for i, (g, p) in enumerate(zip(got, params)):
-            assert_close(f"clip_grad_norm(max_norm={max_norm}): gradient {i}", g, p.grad, atol=1e-6)
+            if not isinstance(g, torch.Tensor):
+                raise AssertionError(f"{label}: gradient {i} must be a tensor, got {type(g).__name__}")
+            assert_equal(f"{label}: dtype of gradient {i}", g.dtype, p.grad.dtype)
+            assert_close(f"{label}: gradient {i}", g, p.grad, atol=1e-6)

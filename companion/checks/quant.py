@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from ..quant import affine, fixed_point
-from . import assert_close, assert_equal, exercise
+from . import assert_close, assert_equal, assert_integer, assert_unchanged, exercise, snapshot
 
 __all__ = ["check_scale_zero_point", "check_quantize_per_channel", "check_quantize_multiplier"]
 
@@ -18,6 +18,7 @@ def check_scale_zero_point(scale_zero_point) -> None:
         got_scale, got_zero = scale_zero_point(lo, hi, qmin, qmax)
         what = f"scale_zero_point({lo}, {hi}, {qmin}, {qmax})"
         assert_close(f"{what}: scale", float(got_scale), float(scale), rtol=1e-5, atol=0)
+        assert_integer(f"{what}: zero-point (a code, so a rounded integer)", got_zero)
         assert_equal(f"{what}: zero-point", int(got_zero), int(zero))
 
 
@@ -31,8 +32,10 @@ def check_quantize_per_channel(quantize_per_channel) -> None:
         scale = torch.rand(n, generator=generator) * 0.1 + 0.02
         zero = torch.randint(qmin, qmax + 1, (n,), generator=generator).to(torch.int32)
         expected = affine.quantize(x, scale, zero, qmin, qmax, axis=axis)
-        got = torch.as_tensor(quantize_per_channel(x.clone(), scale.clone(), zero.clone(), qmin, qmax, axis))
+        inputs = (x.clone(), scale.clone(), zero.clone())
+        got = torch.as_tensor(quantize_per_channel(*inputs, qmin, qmax, axis))
         what = f"quantize_per_channel(x of shape {shape}, axis={axis}, range [{qmin}, {qmax}])"
+        assert_unchanged(what, ("x", "scale", "zero_point"), inputs, (x, scale, zero))
         if got.shape != expected.shape:
             raise AssertionError(f"{what}: expected shape {tuple(expected.shape)}, got {tuple(got.shape)}")
         if got.is_floating_point() and not torch.equal(got, got.round()):
@@ -51,6 +54,8 @@ def check_quantize_multiplier(quantize_multiplier) -> None:
         m0, shift = quantize_multiplier(m)
         ref_m0, ref_shift = fixed_point.quantize_multiplier(m)
         what = f"quantize_multiplier({m})"
+        assert_integer(f"{what}: m0", m0)
+        assert_integer(f"{what}: shift n", shift)
         if not 2 ** 30 <= int(m0) < 2 ** 31:
             raise AssertionError(f"{what}: m0 = {int(m0)} is not in [2^30, 2^31) (M₀ in [0.5, 1) as Q31)")
         assert_equal(f"{what}: shift n", int(shift), int(ref_shift))

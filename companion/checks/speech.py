@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import features, speech
-from . import assert_close, exercise
+from . import assert_close, assert_unchanged, exercise
 
 __all__ = ["check_mel_filterbank", "check_snr_gain", "check_depthwise_accumulator"]
 
@@ -42,8 +42,10 @@ def check_depthwise_accumulator(depthwise_accumulator) -> None:
         q_x = torch.randint(-128, 128, (2, channels, height, width), generator=generator, dtype=torch.int8)
         q_w = torch.randint(-127, 128, (channels, 1, 3, 3), generator=generator, dtype=torch.int8)
         expected = F.conv2d(q_x.double() - in_zero, q_w.double(), padding=1, groups=channels)
-        got = torch.as_tensor(depthwise_accumulator(q_x.clone(), q_w.clone(), in_zero))
+        inputs = (q_x.clone(), q_w.clone())
+        got = torch.as_tensor(depthwise_accumulator(*inputs, in_zero))
         what = f"depthwise_accumulator(q_x of shape {tuple(q_x.shape)}, in_zero={in_zero})"
+        assert_unchanged(what, ("q_x", "q_w"), inputs, (q_x, q_w))
         if got.dtype not in (torch.int32, torch.int64):
             raise AssertionError(f"{what}: accumulators must be integers (int32), got {got.dtype}")
         if got.shape != expected.shape:

@@ -6,7 +6,7 @@ import torch
 from ..text.compress import Int8Embedding
 from ..text.encoder import mean_pool as reference_mean_pool
 from ..text.pruning import lowest_units, normalize_per_layer
-from . import assert_close, assert_equal, exercise
+from . import assert_close, assert_equal, assert_unchanged, exercise
 
 __all__ = ["check_mean_pool", "check_quantize_rows", "check_lowest_heads"]
 
@@ -17,7 +17,10 @@ def check_mean_pool(mean_pool) -> None:
     generator = torch.Generator().manual_seed(0)
     hidden = torch.randn(3, 5, 4, generator=generator)
     mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 0, 0, 0, 0]])
-    got = mean_pool(hidden.clone(), mask.clone())
+    inputs = (hidden.clone(), mask.clone())
+    got = mean_pool(*inputs)
+    assert_unchanged("mean_pool", ("hidden", "mask"), inputs, (hidden, mask))
+    assert_equal("mean_pool: dtype", torch.as_tensor(got).dtype, hidden.dtype)
     assert_close("mean_pool(hidden of shape (3, 5, 4), mask with 5, 2 and 1 real tokens)", got,
                  reference_mean_pool(hidden, mask), atol=1e-6)
 
@@ -28,8 +31,11 @@ def check_quantize_rows(quantize_rows) -> None:
     generator = torch.Generator().manual_seed(0)
     table = torch.randn(6, 8, generator=generator) * torch.tensor([[0.1], [1.0], [5.0], [0.01], [2.0], [0.0]])
     expected = Int8Embedding.from_float(torch.nn.Embedding.from_pretrained(table))
-    codes, scales = quantize_rows(table.clone())
+    given = table.clone()
+    codes, scales = quantize_rows(given)
+    assert_unchanged("quantize_rows", ("table",), (given,), (table,))
     codes, scales = torch.as_tensor(codes), torch.as_tensor(scales)
+    assert_equal("quantize_rows: dtype of the codes", codes.dtype, torch.int8)
     assert_close("quantize_rows: scales", scales.reshape(-1), expected.scale, rtol=1e-6, atol=0)
     assert_equal("quantize_rows: codes", codes.to(torch.int64), expected.weight_int8.to(torch.int64))
 
@@ -41,6 +47,8 @@ def check_lowest_heads(lowest_heads) -> None:
     scores = torch.rand(4, 6, generator=generator) * torch.tensor([[1.0], [10.0], [0.1], [3.0]])
     for count in (0, 5, 12):
         expected = lowest_units(normalize_per_layer(scores), count)
-        got = lowest_heads(scores.clone(), count)
+        given = scores.clone()
+        got = lowest_heads(given, count)
+        assert_unchanged(f"lowest_heads(count={count})", ("scores",), (given,), (scores,))
         got = {int(layer): sorted(int(h) for h in heads) for layer, heads in dict(got).items() if len(heads)}
         assert_equal(f"lowest_heads(scores of shape (4, 6), count={count})", got, expected)
