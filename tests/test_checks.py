@@ -12,6 +12,7 @@ import check_cases_speech
 import check_cases_structured
 import check_cases_summary
 import check_cases_text
+import check_cases_tools
 from companion.checks import assert_close, assert_equal, exercise
 
 
@@ -45,7 +46,7 @@ def test_assert_helpers():
 # Each chapter's module lists (check, right answer, wrong answer) triples; every check appears at least once.
 CASES = [case for topic in (check_cases_measure, check_cases_optim, check_cases_quant, check_cases_lowbit,
                             check_cases_prune, check_cases_structured, check_cases_compress, check_cases_text,
-                            check_cases_speech, check_cases_summary)
+                            check_cases_speech, check_cases_summary, check_cases_tools)
          for case in topic.CASES]
 CHECKS = list(dict.fromkeys(check for check, _, _ in CASES))
 
@@ -82,7 +83,7 @@ def test_every_self_check_in_the_package_is_tested():
 # Adversarial wrong answers a student might try (ties, duplicates, in-place edits, wrong dtypes,
 # off-by-one): each must be rejected, and the message must say what is wrong.
 TOPICS = (check_cases_measure, check_cases_optim, check_cases_quant, check_cases_lowbit, check_cases_prune,
-          check_cases_structured, check_cases_compress, check_cases_text, check_cases_speech)
+          check_cases_structured, check_cases_compress, check_cases_text, check_cases_speech, check_cases_tools)
 ADVERSARIAL = [case for topic in TOPICS for case in topic.ADVERSARIAL]
 
 
