@@ -29,3 +29,26 @@ CASES = [
     (checks.check_bits_per_weight, bits_per_weight, lambda out, inp, bits, group: bits + 32 / group),
     (checks.check_nm_bits_per_weight, bits_per_weight_nm, lambda value_bits, n, m: n / m * value_bits),
 ]
+
+
+def fp8_roundtrip_in_place(x, dtype):
+    scale = x.abs().max() / torch.finfo(dtype).max
+    return x.div_(scale).to(dtype).float().mul_(scale)
+
+
+def fp8_roundtrip_per_row(x, dtype):
+    rows = x.reshape(len(x), -1) if x.dim() > 1 else x.reshape(1, -1)
+    scale = rows.abs().amax(dim=1, keepdim=True) / torch.finfo(dtype).max
+    return ((rows / scale).to(dtype).float() * scale).reshape(x.shape)
+
+
+ADVERSARIAL = [
+    (checks.check_fp8_roundtrip, fp8_roundtrip_in_place, "modified in place"),
+    (checks.check_fp8_roundtrip, fp8_roundtrip_per_row, r"shape \(8, 16\)"),   # one scale per row, not per tensor
+    (checks.check_fp8_roundtrip, lambda x, dtype: fp8_roundtrip(x, dtype).to(dtype), "float32 tensor"),
+    (checks.check_bits_per_weight,  # floor instead of ceiling: the last, partial group loses its scale
+     lambda out, inp, bits, group: (8 * math.ceil(out * inp * bits / 8) + 40 * out * (inp // group)) / (out * inp),
+     r"bits_per_weight\(100, 300, 4, 32\)"),
+    (checks.check_nm_bits_per_weight,  # ⌈log₂ m⌉ + 1 index bits: one too many
+     lambda value_bits, n, m: n / m * (value_bits + m.bit_length()), r"bits_per_weight_nm\(16, 2, 4\)"),
+]

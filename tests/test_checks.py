@@ -83,7 +83,8 @@ def test_every_self_check_in_the_package_is_tested():
 # Adversarial wrong answers a student might try (ties, duplicates, in-place edits, wrong dtypes,
 # off-by-one): each must be rejected, and the message must say what is wrong.
 TOPICS = (check_cases_measure, check_cases_optim, check_cases_quant, check_cases_lowbit, check_cases_prune,
-          check_cases_structured, check_cases_compress, check_cases_text, check_cases_speech, check_cases_tools)
+          check_cases_structured, check_cases_compress, check_cases_text, check_cases_speech, check_cases_summary,
+          check_cases_tools)
 ADVERSARIAL = [case for topic in TOPICS for case in topic.ADVERSARIAL]
 
 

@@ -7,7 +7,7 @@ from ..prune.unstructured import nm_bits_per_weight
 from ..quant.fp8 import fp8_fake_quantize
 from ..quant.lowbit import quantize_uniform
 from ..quant.packing import packed_nbytes
-from . import assert_close, assert_equal, exercise
+from . import assert_close, assert_equal, assert_unchanged, exercise, snapshot
 
 __all__ = ["check_fp8_roundtrip", "check_bits_per_weight", "check_nm_bits_per_weight"]
 
@@ -18,8 +18,13 @@ def check_fp8_roundtrip(fp8_roundtrip) -> None:
     torch.manual_seed(0)
     for dtype in (torch.float8_e4m3fn, torch.float8_e5m2):
         for x in (torch.randn(8, 16), torch.randn(50) * 1e-3, torch.tensor([0.1, -3.0, 7.5])):
-            assert_close(f"fp8_roundtrip of a tensor of shape {tuple(x.shape)} in {dtype}",
-                         fp8_roundtrip(x, dtype), fp8_fake_quantize(x, dtype), atol=1e-7, rtol=1e-6)
+            what = f"fp8_roundtrip of a tensor of shape {tuple(x.shape)} in {dtype}"
+            expected, copies = fp8_fake_quantize(x, dtype), snapshot([x])
+            got = fp8_roundtrip(x, dtype)
+            assert_unchanged(what, ["x"], [x], copies)
+            if not isinstance(got, torch.Tensor) or got.dtype != torch.float32:
+                raise AssertionError(f"{what}: expected a float32 tensor, got {getattr(got, 'dtype', type(got))}")
+            assert_close(what, got, expected, atol=1e-7, rtol=1e-6)
 
 
 @exercise
