@@ -19,23 +19,30 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
-book: install
+book: install fashion-mnist
 	$(VENV)/bin/jupyter-book build -W --keep-going --all .
 
 # The whole suite: unit tests, every notebook under nbval, the book build with -W, a real browser.
-test: install chromium
+test: install chromium fashion-mnist
 	$(PY) -m pytest --nbval-lax tests notebooks
 
 # Faster loops while writing: the unit tests alone, or the notebooks alone.
 unit: install
 	$(PY) -m pytest tests -m "not slow"
 
-notebooks: install
+notebooks: install fashion-mnist
 	$(PY) -m pytest --nbval-lax notebooks
 
 .PHONY: chromium
 chromium:
 	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
+
+# Chapter 5.1's data set: Debian's package of the four Fashion-MNIST IDX files (30 MB, MIT licence).
+# Elsewhere, set FASHION_MNIST_DIR to a folder holding the same four files.
+.PHONY: fashion-mnist
+fashion-mnist:
+	@test -n "$$FASHION_MNIST_DIR" || test -f /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz || \
+		(apt-get update -q && apt-get install -y -q dataset-fashion-mnist)
 
 lab: install
 	$(VENV)/bin/jupyter lab notebooks/
