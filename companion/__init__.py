@@ -11,9 +11,14 @@ module, so that the code for any equation in the text lives in one place:
   low-bit (uniform, binary, ternary, k-means), bit packing, QAT, mixed precision
 - :mod:`companion.prune`    weight masks and schedules, lottery tickets, sparse storage; neuron/channel
   importance and physical removal with dependency groups
-- :mod:`companion.measure`  parameters, non-zeros, bytes, MACs, latency, accuracy
+- :mod:`companion.layers`   the Linear/Conv types, iterating weight layers, replacing a submodule, folding BatchNorm
+- :mod:`companion.measure`  parameters, non-zeros, bytes, MACs, latency (all timing), accuracy
 - :mod:`companion.plots`    the book's figure style
 - :mod:`companion.checks`   self-checks for the exercises
+- :mod:`companion.source`   ``companion.show(obj)``: the highlighted source of a function on the page
 """
+from .source import show
+
+__all__ = ["show"]
 
 __version__ = "0.1.0"

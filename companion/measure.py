@@ -2,24 +2,31 @@
 
 Units: counts are plain integers, bytes are bytes (1 KB = 1,000 bytes in the book's tables), latency
 is milliseconds per call of the model on the given input, accuracy a fraction in [0, 1].
+
+All timing in the book goes through this module: :func:`latency` times one model (or any callable)
+with ``torch.utils.benchmark``; :func:`interleaved_latency` compares several side by side, round by
+round, so that a burst of load on a shared machine hits all of them; :func:`layer_latencies` times
+each layer of a model on the input it receives.
 """
 from __future__ import annotations
 
 import contextlib
 import io
 import os
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import torch
 from torch import nn
 from torch.utils import benchmark
 
-from .train import evaluate
+from .layers import WEIGHT_LAYERS
 
 __all__ = ["hooked", "count_parameters", "count_nonzero", "sparsity", "dense_bytes", "state_dict_bytes", "file_bytes",
-           "macs_by_layer", "count_macs", "Latency", "latency", "accuracy", "cost_report", "pareto_front"]
+           "macs_by_layer", "count_macs", "Latency", "latency", "interleaved_latency", "layer_latencies", "predictions",
+           "accuracy", "cost_report", "pareto_front"]
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -63,9 +70,6 @@ def state_dict_bytes(model_or_state_dict: nn.Module | dict) -> int:
 def file_bytes(path: str | os.PathLike) -> int:
     """Size of a file on disk, in bytes."""
     return Path(path).stat().st_size
-
-
-_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 
 @contextlib.contextmanager
@@ -115,7 +119,7 @@ def macs_by_layer(model: nn.Module, example_input: torch.Tensor) -> dict[str, in
             counts[name] = counts.get(name, 0) + _layer_macs(module, output)
         return hook
 
-    layers = [(m, counter(name)) for name, m in model.named_modules() if isinstance(m, (nn.Linear, *_CONVS))]
+    layers = [(m, counter(name)) for name, m in model.named_modules() if isinstance(m, WEIGHT_LAYERS)]
     with hooked(model, layers):
         model(example_input)
     return counts
@@ -158,9 +162,79 @@ def latency(model: nn.Module | callable, example_input: torch.Tensor, *, threads
     return Latency(measurement.median * 1e3, measurement.iqr * 1e3, threads, len(measurement.times))
 
 
-def accuracy(model: nn.Module, loader) -> float:
-    """Fraction of examples in ``loader`` that ``model`` classifies correctly."""
-    return evaluate(model, loader).accuracy
+def interleaved_latency(models: Mapping[str, nn.Module | Callable], example_input: torch.Tensor, *, threads: int | None = 1,
+                        rounds: int = 5, min_run_time: float = 0.1) -> dict[str, float]:
+    """Median over ``rounds`` of each model's median latency (ms), timing every model once per round.
+
+    Each round gives every model ``min_run_time`` seconds of :func:`latency`; keeping the median of
+    the rounds' medians makes the comparison robust to load that comes and goes on a shared machine.
+    ``models`` maps a label to an ``nn.Module`` or to any callable of one input.
+    """
+    if rounds < 1:
+        raise ValueError(f"rounds must be ≥ 1, got {rounds}")
+    times: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(rounds):
+        for name, model in models.items():
+            times[name].append(latency(model, example_input, threads=threads, min_run_time=min_run_time).median_ms)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+
+@torch.no_grad()
+def layer_latencies(model: nn.Module, example_input: torch.Tensor, *, threads: int = 1,
+                    min_run_time: float = 0.1) -> dict[str, float]:
+    """Median latency (ms) of each leaf layer of ``model`` on the input it receives in a forward pass.
+
+    Each leaf module is timed on its own, on a copy of the input it received; a layer called several
+    times is timed on its first call.
+    """
+    inputs: dict[str, torch.Tensor] = {}
+
+    def recorder(name: str):
+        def hook(module, args):
+            inputs.setdefault(name, args[0].clone())
+        return hook
+
+    modules = dict(model.named_modules())
+    leaves = [(module, recorder(name)) for name, module in modules.items() if name and not list(module.children())]
+    with hooked(model, leaves, pre=True):
+        model(example_input)
+    return {name: latency(modules[name], x, threads=threads, min_run_time=min_run_time).median_ms
+            for name, x in inputs.items()}
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    tensor = next(iter(model.parameters()), None)
+    if tensor is None:
+        tensor = next(iter(model.buffers()), None)
+    return tensor.device if tensor is not None else torch.device("cpu")
+
+
+def predictions(model: nn.Module, loader: Iterable) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """``(model(x), y)`` for each ``(x, y)`` batch of ``loader``: eval mode, no gradients, the model's device.
+
+    The model returns to the train/eval mode it was in when the iteration ends.
+    """
+    device, was_training = _device_of(model), model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for x, y in loader:
+                y = y.to(device)
+                yield model(x.to(device)), y
+    finally:
+        model.train(was_training)
+
+
+def accuracy(model: nn.Module, loader: Iterable) -> float:
+    """Fraction of examples in ``loader`` that ``model`` classifies correctly (argmax of its outputs)."""
+    correct = count = 0
+    for logits, y in predictions(model, loader):
+        correct += int((logits.argmax(dim=1) == y).sum())
+        count += len(y)
+    if count == 0:
+        raise ValueError("loader is empty: cannot measure accuracy on zero examples")
+    return correct / count
 
 
 def cost_report(model: nn.Module, example_input: torch.Tensor, *, time_it: bool = True) -> dict:

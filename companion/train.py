@@ -28,6 +28,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from . import data as data_module
+from . import measure
 from . import models as models_module
 
 __all__ = ["seed_everything", "choose_device", "Metrics", "evaluate", "fit", "TrainConfig", "cache_dir",
@@ -57,13 +58,6 @@ def _progress_enabled(progress: bool | None) -> bool:
     return os.environ.get("COMPANION_PROGRESS", "1") != "0" if progress is None else progress
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    tensor = next(iter(model.parameters()), None)
-    if tensor is None:
-        tensor = next(iter(model.buffers()), None)
-    return tensor.device if tensor is not None else torch.device("cpu")
-
-
 class Metrics(NamedTuple):
     """Mean cross-entropy loss (nats per example) and accuracy (fraction correct, in [0, 1])."""
 
@@ -71,23 +65,18 @@ class Metrics(NamedTuple):
     accuracy: float
 
 
-@torch.no_grad()
 def evaluate(model: nn.Module, loader: DataLoader, loss_fn: Callable | None = None) -> Metrics:
     """Loss and accuracy of ``model`` over every batch of ``loader``, on the model's own device.
 
-    The model is put in eval mode for the pass and returned to the mode it was in.
+    The model is put in eval mode for the pass and returned to the mode it was in
+    (:func:`companion.measure.predictions` runs the model).
     """
     loss_fn = loss_fn or nn.functional.cross_entropy
-    device, was_training = _model_device(model), model.training
-    model.eval()
     total_loss, correct, count = 0.0, 0, 0
-    for x, y in loader:
-        x, y = x.to(device), y.to(device)
-        logits = model(x)
+    for logits, y in measure.predictions(model, loader):
         total_loss += float(loss_fn(logits, y, reduction="sum"))
         correct += int((logits.argmax(dim=1) == y).sum())
         count += len(y)
-    model.train(was_training)
     if count == 0:
         raise ValueError("loader is empty: cannot evaluate on zero examples")
     return Metrics(total_loss / count, correct / count)

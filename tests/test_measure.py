@@ -115,3 +115,34 @@ def test_hooked_removes_hooks_and_restores_the_mode_even_on_error():
             raise RuntimeError("boom")
     assert seen == [False]  # the block ran in eval mode
     assert model.training and all(not m._forward_pre_hooks and not m._forward_hooks for m in model.modules())
+
+
+def test_interleaved_latency_times_modules_and_callables_side_by_side():
+    model, x = MLP(), torch.zeros(4, 64)
+    times = measure.interleaved_latency({"model": model, "function": lambda inputs: inputs * 2}, x, rounds=2,
+                                        min_run_time=0.01)
+    assert list(times) == ["model", "function"] and all(t > 0 for t in times.values())
+    with pytest.raises(ValueError, match="rounds"):
+        measure.interleaved_latency({"m": model}, x, rounds=0)
+
+
+def test_layer_latencies_times_every_leaf():
+    model, x = SmallCNN(), torch.randn(2, 1, 8, 8)
+    times = measure.layer_latencies(model, x, min_run_time=0.01)
+    assert list(times) == [name for name, _ in model.named_children()]
+    assert all(t > 0 for t in times.values())
+
+
+def test_accuracy_counts_correct_predictions_like_a_hand_loop():
+    torch.manual_seed(0)
+    model = MLP(in_features=4, hidden=(8,), num_classes=3)
+    x, y = torch.randn(50, 4), torch.randint(0, 3, (50,))
+    loader = [(x[:20], y[:20]), (x[20:], y[20:])]
+    model.train()
+    with torch.no_grad():
+        by_hand = float((model.eval()(x).argmax(dim=1) == y).float().mean())
+    model.train()
+    assert measure.accuracy(model, loader) == pytest.approx(by_hand)
+    assert model.training  # the mode is restored
+    with pytest.raises(ValueError, match="empty"):
+        measure.accuracy(model, [])

@@ -8,7 +8,7 @@ from torch import nn
 from companion import data
 from companion.quant.affine import dequantize, quantize
 from companion.quant.serialize import load_quantized, save_quantized
-from companion.quant.static import IntConv2d, IntLinear, fold_batchnorm, fuse_conv_bn, quantize_static
+from companion.quant.static import IntConv2d, IntLinear, quantize_static
 from companion.train import evaluate, pretrained
 
 
@@ -19,21 +19,6 @@ def _qparams(scale, zero):
 def _reference_codes(y, out_scale, out_zero, relu):
     codes = torch.clamp(torch.round(y / out_scale) + out_zero, -128, 127)
     return torch.clamp(codes, min=out_zero) if relu else codes
-
-
-def test_fold_batchnorm_equals_conv_then_bn():
-    torch.manual_seed(0)
-    conv, bn = nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8)
-    with torch.no_grad():
-        bn.running_mean.uniform_(-1, 1)
-        bn.running_var.uniform_(0.5, 2)
-        bn.weight.uniform_(0.5, 1.5)
-        bn.bias.uniform_(-0.5, 0.5)
-    bn.eval()
-    x = torch.randn(4, 3, 6, 6)
-    assert torch.allclose(fold_batchnorm(conv, bn)(x), bn(conv(x)), atol=1e-5)
-    with pytest.raises(TypeError, match="Conv2d and BatchNorm2d"):
-        fold_batchnorm(nn.Linear(2, 2), bn)
 
 
 @pytest.mark.parametrize("relu", [False, True])
@@ -100,14 +85,6 @@ def test_static_model_is_saved_as_int8_and_reloads_exactly(tmp_path):
     assert restored.state_dict()["layers.fc1.weight_int8"].dtype == torch.int8
     with pytest.raises(TypeError, match="IntegerSequential"):
         save_quantized(model, path)
-
-
-def test_fuse_conv_bn_keeps_the_function():
-    model = pretrained("digits-cnn")
-    x = data.digits(image=True).x_test[:16]
-    fused = fuse_conv_bn(model)
-    assert not any(isinstance(m, nn.BatchNorm2d) for m in fused.modules())
-    assert torch.allclose(fused(x), model(x), atol=1e-4)
 
 
 def test_static_bad_input():

@@ -5,9 +5,7 @@ import torch
 from companion import measure
 from companion.models import SmallCNN
 from companion.prune.importance import group_scores
-from companion.models import ResNet
-from companion.prune.speedup import fold_batchnorm, interleaved_latency, layer_latencies, ln_structured_masked, speedup_rows
-from torch import nn
+from companion.prune.speedup import ln_structured_masked, speedup_rows
 
 
 def test_ln_structured_masked_keeps_dense_cost_and_zeroes_rows():
@@ -29,39 +27,3 @@ def test_speedup_rows_report_mac_ratio_and_timings():
     assert row["efficiency"] == pytest.approx(row["speedup"] / row["MAC ratio"])
     assert row["threads"] == 1 and row["memory format"] == "channels_last"
     assert all(row[k] > 0 for k in ("dense ms", "masked ms", "pruned ms"))
-    with pytest.raises(ValueError, match="rounds"):
-        interleaved_latency({"m": model}, x, rounds=0)
-
-
-def test_layer_latencies_times_every_leaf():
-    model, x = SmallCNN(), torch.randn(2, 1, 8, 8)
-    times = layer_latencies(model, x, min_run_time=0.01)
-    assert list(times) == [name for name, _ in model.named_children()]
-    assert all(t > 0 for t in times.values())
-
-
-@pytest.mark.parametrize("model", [SmallCNN(3, (8, 16), size=16), ResNet((1, 1), (8, 16), in_channels=3, num_classes=10, stem="small")],
-                         ids=["cnn", "resnet"])
-def test_fold_batchnorm_removes_every_batchnorm_and_keeps_outputs(model):
-    torch.manual_seed(0)
-    for module in model.modules():  # non-trivial statistics, so that folding has something to fold
-        if isinstance(module, nn.BatchNorm2d):
-            module.running_mean.uniform_(-1, 1)
-            module.running_var.uniform_(0.5, 2)
-            module.weight.data.uniform_(0.5, 2)
-            module.bias.data.uniform_(-1, 1)
-    model.eval()
-    x = torch.randn(4, 3, 16, 16)
-    folded = fold_batchnorm(model)
-    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
-    assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())  # the input model is untouched
-    assert torch.allclose(folded(x), model(x), atol=1e-5)
-
-
-def test_speedup_rows_with_folded_batchnorm():
-    model, x = SmallCNN(), torch.randn(2, 1, 8, 8)
-    (row,) = speedup_rows(model, x, (0.5,), group_scores(model, x, "l1"), rounds=1, min_run_time=0.01,
-                          masked=False, fold_bn=True)
-    assert row["MAC ratio"] == pytest.approx(measure.count_macs(model, x) / row["MACs"]) and row["pruned ms"] > 0
-    with pytest.raises(ValueError, match="masked=False"):
-        speedup_rows(model, x, (0.5,), group_scores(model, x, "l1"), fold_bn=True)

@@ -104,11 +104,29 @@ def test_units_to_remove_takes_lowest_scores():
     assert units_to_remove(torch.tensor([1.0, 2.0]), 0.0) == []
 
 
-@pytest.mark.parametrize("amount", [-0.1, 1.0, 1.5, float("nan"), True, "0.5"])
-def test_amount_outside_unit_interval_names_the_layer(amount):
-    model, x = SmallCNN(), torch.zeros(1, 1, 8, 8)
-    with pytest.raises(ValueError, match="layer 'conv1'.*\\[0, 1\\)"):
+@pytest.mark.parametrize("amount", [-0.1, 1.0, 1.5, float("nan"), 17, -1, True, "0.5"])
+def test_bad_amount_names_the_layer(amount):
+    model, x = SmallCNN(), torch.zeros(1, 1, 8, 8)  # conv1 has 16 units
+    with pytest.raises((ValueError, TypeError), match="layer 'conv1'"):
         prune_channels(model, x, amount, group_scores(model, x, "l1"))
+
+
+def test_amount_follows_the_unstructured_rule_fraction_or_count():
+    scores = torch.tensor([3.0, 1.0, 2.0, 0.5])
+    assert units_to_remove(scores, 2) == units_to_remove(scores, 0.5) == [1, 3]
+    assert units_to_remove(scores, 0) == []
+    with pytest.raises(ValueError, match="every unit of layer 'fc1'"):
+        units_to_remove(scores, 4, "fc1")
+
+
+def test_groups_traced_once_give_the_same_model():
+    model, x = SmallCNN(), torch.randn(2, 1, 8, 8)
+    groups, scores = dependency_groups(model, x), group_scores(model, x, "l1")
+    traced = prune_channels(model, x, 0.5, scores)
+    given = prune_channels(model, None, 0.5, scores, groups=groups)
+    torch.testing.assert_close(traced(x), given(x))
+    with pytest.raises(ValueError, match="example_input"):
+        remove_units(model, None, {"conv1": [0]})
 
 
 def test_removing_every_unit_names_the_layer():

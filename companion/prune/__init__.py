@@ -16,19 +16,25 @@ Structured pruning removes whole units and everything that depends on them:
   activation, APoZ, first-order Taylor) and dead units
 - :mod:`companion.prune.surgery`     physical removal, masking, per-group ratios from sensitivity
 - :mod:`companion.prune.speedup`     measured speedup next to the MAC ratio
+
+Export policy (the same in :mod:`companion.quant`): every module lists its public names in
+``__all__`` and this package re-exports all of them; names starting with ``_`` stay inside their module.
+It also re-exports the helpers of :mod:`companion.layers` and :mod:`companion.measure` that chapter
+3.5 introduced from here (``fold_batchnorm``, ``interleaved_latency``, ``layer_latencies``).
 """
-from .dependency import Consumer, DependencyGroup, dependency_groups
-from .importance import (CRITERIA, ChannelStats, apoz, bn_scale, channel_stats, dead_units, group_scores,
-                         mean_activation, taylor, weight_norm)
-from .lottery import TicketRound, apply_masks_, find_ticket, masks_of, rewind_, snapshot, train_with_masks
-from .masks import (PRUNABLE_TYPES, amount_to_count, apply_mask, clone, effective_weight, get_mask, is_pruned,
-                    layer_sparsities, make_permanent, prunable_weights, smallest_mask, weight_sparsity)
-from .schedules import AGP, GradualPruner, agp_sparsity, iterative, one_shot, prune_to
-from .sensitivity import sensitivity_scan
-from .sparse import (SparseLinear, csr_bytes, csr_model_bytes, csr_state_dict, load_csr, matmul_latency, save_csr,
-                     to_csr)
-from .speedup import fold_batchnorm, interleaved_latency, layer_latencies, ln_structured_masked, speedup_rows
-from .surgery import (group_sensitivity, mask_units, prune_channels, ratios_from_sensitivity, remove_units,
-                      uniform_amount_for_macs, units_to_remove)
-from .unstructured import (global_magnitude, is_nm_sparse, l1_unstructured, nm_mask, nm_prune, prune_by_scores,
-                           random_unstructured)
+from ..layers import fold_batchnorm
+from ..measure import interleaved_latency, layer_latencies
+from . import dependency, importance, lottery, masks, schedules, sensitivity, sparse, speedup, surgery, unstructured
+from .dependency import *  # noqa: F401,F403
+from .importance import *  # noqa: F401,F403
+from .lottery import *  # noqa: F401,F403
+from .masks import *  # noqa: F401,F403
+from .schedules import *  # noqa: F401,F403
+from .sensitivity import *  # noqa: F401,F403
+from .sparse import *  # noqa: F401,F403
+from .speedup import *  # noqa: F401,F403
+from .surgery import *  # noqa: F401,F403
+from .unstructured import *  # noqa: F401,F403
+
+MODULES = (masks, unstructured, schedules, lottery, sensitivity, sparse, dependency, importance, surgery, speedup)
+__all__ = [name for module in MODULES for name in module.__all__] + ["fold_batchnorm", "interleaved_latency", "layer_latencies"]

@@ -29,10 +29,10 @@ import torch
 from torch import fx, nn
 from torch.fx.passes.shape_prop import ShapeProp
 
+from ..layers import BATCH_NORMS, WEIGHT_LAYERS
+
 __all__ = ["Consumer", "DependencyGroup", "dependency_groups"]
 
-_PRODUCERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
-_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 _ELEMENTWISE_MODULES = (
     nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Hardswish, nn.Hardtanh,
     nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Identity,
@@ -163,12 +163,12 @@ def dependency_groups(model: nn.Module, example_input: torch.Tensor) -> list[Dep
         elif node.op == "call_module":
             module = modules[node.target]
             name = str(node.target)
-            if isinstance(module, _PRODUCERS + _NORMS):
+            if isinstance(module, WEIGHT_LAYERS + BATCH_NORMS):
                 calls[name] = calls.get(name, 0) + 1
                 if calls[name] > 1:
                     raise ValueError(f"layer {name!r} is called more than once; its channels cannot be removed consistently")
             space, repeat = source(node, node.args[0])
-            if isinstance(module, _PRODUCERS):
+            if isinstance(module, WEIGHT_LAYERS):
                 if getattr(module, "groups", 1) != 1:
                     raise ValueError(f"layer {name!r} is a grouped convolution (groups={module.groups}); "
                                      "structured pruning supports groups=1 only")
@@ -180,7 +180,7 @@ def dependency_groups(model: nn.Module, example_input: torch.Tensor) -> list[Dep
                 spaces.consumers[spaces.find(space)].append(Consumer(name, repeat))
                 out_size = module.out_features if isinstance(module, nn.Linear) else module.out_channels
                 value[node] = (spaces.new(out_size, producer=name), 1)
-            elif isinstance(module, _NORMS):
+            elif isinstance(module, BATCH_NORMS):
                 if repeat != 1:
                     raise ValueError(f"layer {name!r} normalises a flattened tensor; cannot trace its channels")
                 spaces.norms[spaces.find(space)].append(name)
@@ -223,7 +223,7 @@ def dependency_groups(model: nn.Module, example_input: torch.Tensor) -> list[Dep
 
     groups, seen = [], set()
     for node in graph_module.graph.nodes:
-        if node.op != "call_module" or not isinstance(modules[node.target], _PRODUCERS):
+        if node.op != "call_module" or not isinstance(modules[node.target], WEIGHT_LAYERS):
             continue
         root = spaces.find(value[node][0])
         if root in seen or spaces.frozen[root]:

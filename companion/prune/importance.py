@@ -86,16 +86,18 @@ def _batches(batches: Iterable) -> Iterable[tuple[torch.Tensor, torch.Tensor | N
             yield batch[0], batch[1]
 
 
-def channel_stats(model: nn.Module, example_input: torch.Tensor, batches: Iterable, *,
-                  with_gradients: bool = False, loss_fn: Callable | None = None) -> dict[str, ChannelStats]:
+def channel_stats(model: nn.Module, example_input: torch.Tensor | None, batches: Iterable, *,
+                  with_gradients: bool = False, loss_fn: Callable | None = None,
+                  groups: list[DependencyGroup] | None = None) -> dict[str, ChannelStats]:
     """Per-channel activation statistics of every dependency group on calibration ``batches``.
 
     ``batches`` yields input tensors or ``(input, target)`` pairs (targets are needed when
     ``with_gradients=True``, which also back-propagates ``loss_fn`` (summed cross-entropy by default)
     to collect the Taylor sums). The model runs in eval mode and is not modified; its parameter
-    gradients are restored to what they were.
+    gradients are restored to what they were. ``groups`` (traced once by the caller) replaces tracing
+    the model on ``example_input``.
     """
-    groups = dependency_groups(model, example_input)
+    groups = dependency_groups(model, example_input) if groups is None else groups
     if not groups:
         raise ValueError("model has no prunable channel groups")
     loss_fn = loss_fn or (lambda logits, y: nn.functional.cross_entropy(logits, y, reduction="sum"))
@@ -164,50 +166,64 @@ def taylor(stats: ChannelStats) -> torch.Tensor:
 
 
 def _weight_criterion(p: float):
-    def score(model: nn.Module, group: DependencyGroup) -> torch.Tensor:
+    def score(model: nn.Module, groups: list[DependencyGroup], batches, seed: int) -> dict[str, torch.Tensor]:
         modules = dict(model.named_modules())
-        return sum(weight_norm(modules[name].weight, p) for name in group.producers)
+        return {g.name: sum(weight_norm(modules[name].weight, p) for name in g.producers) for g in groups}
     return score
 
 
-def _bn_criterion(model: nn.Module, group: DependencyGroup) -> torch.Tensor:
-    if not group.norms:
-        raise ValueError(f"layer {group.name!r} is followed by no BatchNorm: the 'bn_scale' criterion needs one")
+def _bn_criterion(model: nn.Module, groups: list[DependencyGroup], batches, seed: int) -> dict[str, torch.Tensor]:
     modules = dict(model.named_modules())
-    return sum(bn_scale(modules[name]) for name in group.norms)
+    scores = {}
+    for group in groups:
+        if not group.norms:
+            raise ValueError(f"layer {group.name!r} is followed by no BatchNorm: the 'bn_scale' criterion needs one")
+        scores[group.name] = sum(bn_scale(modules[name]) for name in group.norms)
+    return scores
 
 
-#: Criteria that need only the weights; activation criteria ('mean_activation', 'apoz', 'taylor') need data.
-CRITERIA = ("l1", "l2", "bn_scale", "mean_activation", "apoz", "taylor", "random")
+def _activation_criterion(name: str, statistic: Callable[[ChannelStats], torch.Tensor], with_gradients: bool = False):
+    def score(model: nn.Module, groups: list[DependencyGroup], batches, seed: int) -> dict[str, torch.Tensor]:
+        if batches is None:
+            raise ValueError(f"criterion {name!r} needs calibration batches")
+        stats = channel_stats(model, None, batches, with_gradients=with_gradients, groups=groups)
+        return {name: statistic(s) for name, s in stats.items()}
+    return score
 
 
-def group_scores(model: nn.Module, example_input: torch.Tensor, criterion: str, batches: Iterable | None = None, *,
-                 seed: int = 0) -> dict[str, torch.Tensor]:
+def _random_criterion(model: nn.Module, groups: list[DependencyGroup], batches, seed: int) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    return {g.name: torch.rand(g.size, generator=generator) for g in groups}
+
+
+#: The importance criteria by name, like :data:`companion.quant.observers.OBSERVERS`: each maps
+#: (model, dependency groups, calibration batches or None, seed) to one score per channel of each group.
+#: 'l1', 'l2', 'bn_scale' and 'random' need only the model; 'mean_activation', 'apoz' and 'taylor'
+#: need calibration batches ((input, target) pairs for 'taylor').
+CRITERIA: dict[str, Callable] = {
+    "l1": _weight_criterion(1),
+    "l2": _weight_criterion(2),
+    "bn_scale": _bn_criterion,
+    "mean_activation": _activation_criterion("mean_activation", mean_activation),
+    "apoz": _activation_criterion("apoz", lambda stats: 1 - apoz(stats)),
+    "taylor": _activation_criterion("taylor", taylor, with_gradients=True),
+    "random": _random_criterion,
+}
+
+
+def group_scores(model: nn.Module, example_input: torch.Tensor | None, criterion: str, batches: Iterable | None = None, *,
+                 seed: int = 0, groups: list[DependencyGroup] | None = None) -> dict[str, torch.Tensor]:
     """One importance score per channel of each dependency group (higher = keep), by ``criterion``.
 
-    ``criterion`` is one of :data:`CRITERIA`; ``'random'`` is the baseline every criterion should beat
-    (uniform scores from a generator seeded by ``seed``). Activation criteria need ``batches`` of
-    calibration data (``(input, target)`` pairs for ``'taylor'``).
+    ``criterion`` is a name in :data:`CRITERIA`; ``'random'`` is the baseline every criterion should
+    beat (uniform scores from a generator seeded by ``seed``). Activation criteria need ``batches``
+    of calibration data (``(input, target)`` pairs for ``'taylor'``). ``groups`` (traced once by the
+    caller) replaces tracing the model on ``example_input``.
     """
     if criterion not in CRITERIA:
-        raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
-    groups = dependency_groups(model, example_input)
-    if criterion in ("l1", "l2"):
-        score = _weight_criterion(1 if criterion == "l1" else 2)
-        return {g.name: score(model, g) for g in groups}
-    if criterion == "bn_scale":
-        return {g.name: _bn_criterion(model, g) for g in groups}
-    if criterion == "random":
-        generator = torch.Generator().manual_seed(seed)
-        return {g.name: torch.rand(g.size, generator=generator) for g in groups}
-    if batches is None:
-        raise ValueError(f"criterion {criterion!r} needs calibration batches")
-    stats = channel_stats(model, example_input, batches, with_gradients=criterion == "taylor")
-    if criterion == "mean_activation":
-        return {name: mean_activation(s) for name, s in stats.items()}
-    if criterion == "apoz":
-        return {name: 1 - apoz(s) for name, s in stats.items()}
-    return {name: taylor(s) for name, s in stats.items()}
+        raise ValueError(f"criterion must be one of {list(CRITERIA)}, got {criterion!r}")
+    groups = dependency_groups(model, example_input) if groups is None else groups
+    return CRITERIA[criterion](model, groups, batches, seed)
 
 
 def dead_units(model: nn.Module, example_input: torch.Tensor, batches: Iterable) -> dict[str, list[int]]:

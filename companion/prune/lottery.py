@@ -15,7 +15,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .masks import PRUNABLE_TYPES, apply_mask, get_mask, weight_sparsity
+from ..layers import WEIGHT_LAYERS
+from .masks import apply_mask, get_mask, weight_sparsity
 from .schedules import prune_to
 
 __all__ = ["snapshot", "rewind_", "masks_of", "apply_masks_", "TicketRound", "find_ticket", "train_with_masks"]
@@ -50,7 +51,7 @@ def rewind_(model: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
 
 def masks_of(model: nn.Module) -> dict[str, torch.Tensor]:
     """The weight mask of every Linear/Conv layer, keyed by layer name (all ones where unpruned)."""
-    return {name: get_mask(module) for name, module in model.named_modules() if isinstance(module, PRUNABLE_TYPES)}
+    return {name: get_mask(module) for name, module in model.named_modules() if isinstance(module, WEIGHT_LAYERS)}
 
 
 def apply_masks_(model: nn.Module, masks: dict[str, torch.Tensor]) -> nn.Module:
@@ -101,7 +102,7 @@ def find_ticket(build: Callable[[], nn.Module], train: Callable[[nn.Module, Call
     if "state" not in saved:
         raise ValueError(f"rewind_step={rewind_step} is past the last training step")
     history = [TicketRound(0, 1.0, float(evaluate(model)), masks_of(model))]
-    pairs = [(m, "weight") for m in model.modules() if isinstance(m, PRUNABLE_TYPES)]
+    pairs = [(m, "weight") for m in model.modules() if isinstance(m, WEIGHT_LAYERS)]
     for r, target in enumerate(targets, start=1):
         prune_to(pairs, target, scope)
         rewind_(model, saved["state"])

@@ -20,11 +20,13 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
+from ..layers import WEIGHT_LAYERS
+
 __all__ = ["PRUNABLE_TYPES", "amount_to_count", "smallest_mask", "check_prunable", "prunable_weights",
            "get_mask", "effective_weight", "apply_mask", "is_pruned", "clone", "make_permanent", "weight_sparsity",
            "layer_sparsities"]
 
-PRUNABLE_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+PRUNABLE_TYPES = WEIGHT_LAYERS  # pruning acts on the layers every technique acts on
 
 
 def amount_to_count(amount: float | int, numel: int, name: str = "amount") -> int:
@@ -75,7 +77,7 @@ def prunable_weights(model: nn.Module) -> list[tuple[nn.Module, str]]:
     This is the set the book means by "the weights" when it quotes a sparsity: biases, BatchNorm and
     other parameters are not pruned and not counted.
     """
-    pairs = [(module, "weight") for module in model.modules() if isinstance(module, PRUNABLE_TYPES)]
+    pairs = [(module, "weight") for module in model.modules() if isinstance(module, WEIGHT_LAYERS)]
     if not pairs:
         raise ValueError(f"{type(model).__name__} has no Linear or Conv layer to prune")
     return pairs
@@ -168,4 +170,4 @@ def weight_sparsity(model_or_pairs: nn.Module | list[tuple[nn.Module, str]]) -> 
 def layer_sparsities(model: nn.Module) -> dict[str, float]:
     """Sparsity of each Linear/Conv weight of ``model``, keyed by the layer's name."""
     return {name: float((effective_weight(module) == 0).float().mean())
-            for name, module in model.named_modules() if isinstance(module, PRUNABLE_TYPES)}
+            for name, module in model.named_modules() if isinstance(module, WEIGHT_LAYERS)}

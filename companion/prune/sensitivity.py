@@ -9,7 +9,8 @@ from typing import Callable, Sequence
 
 from torch import nn
 
-from .masks import PRUNABLE_TYPES, check_prunable, clone
+from ..layers import WEIGHT_LAYERS
+from .masks import check_prunable, clone
 from .unstructured import l1_unstructured
 
 __all__ = ["sensitivity_scan"]
@@ -24,7 +25,7 @@ def sensitivity_scan(model: nn.Module, evaluate: Callable[[nn.Module], float], a
     """
     modules = dict(model.named_modules())
     if layers is None:
-        layers = [n for n, m in modules.items() if isinstance(m, PRUNABLE_TYPES)]
+        layers = [n for n, m in modules.items() if isinstance(m, WEIGHT_LAYERS)]
     if not layers:
         raise ValueError("no layer to scan: give layer names or a model with Linear/Conv layers")
     if not amounts:

@@ -19,9 +19,9 @@ import warnings
 
 import torch
 from torch import nn
-from torch.utils import benchmark
 
-from .masks import PRUNABLE_TYPES
+from .. import measure
+from ..layers import WEIGHT_LAYERS
 
 __all__ = ["to_csr", "csr_bytes", "csr_state_dict", "csr_model_bytes", "save_csr", "load_csr", "SparseLinear",
            "matmul_latency"]
@@ -67,7 +67,7 @@ def csr_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     state = model.state_dict()
     if any(k.endswith(("_orig", "_mask")) for k in state):
         raise ValueError("model still carries pruning masks: call make_permanent(model) first")
-    weights = {f"{name}.weight" for name, m in model.named_modules() if isinstance(m, PRUNABLE_TYPES)}
+    weights = {f"{name}.weight" for name, m in model.named_modules() if isinstance(m, WEIGHT_LAYERS)}
     out: dict[str, torch.Tensor] = {}
     for key, tensor in state.items():
         if key in weights:
@@ -141,19 +141,15 @@ class SparseLinear(nn.Module):
 
 
 def matmul_latency(weight: torch.Tensor, x: torch.Tensor, min_run_time: float = 0.2,
-                   threads: int | None = None) -> dict[str, float]:
+                   threads: int | None = None, rounds: int = 1) -> dict[str, float]:
     """Median milliseconds of y = x Wᵀ with W dense (``F.linear``) and with W in CSR (``torch.sparse.mm``).
 
-    Both run side by side in one call, in the same process, with ``torch.utils.benchmark``.
+    Both are timed side by side in one call by :func:`companion.measure.interleaved_latency`.
     """
     if weight.dim() != 2 or x.dim() != 2 or x.shape[1] != weight.shape[1]:
         raise ValueError(f"need weight (out, in) and x (batch, in), got {tuple(weight.shape)} and {tuple(x.shape)}")
-    threads = threads or torch.get_num_threads()
     csr = to_csr(weight)
-    times = {}
+    products = {"dense_ms": lambda inputs: torch.nn.functional.linear(inputs, weight),
+                "csr_ms": lambda inputs: torch.sparse.mm(csr, inputs.t())}
     with _quiet():
-        for label, stmt in (("dense_ms", "torch.nn.functional.linear(x, w)"), ("csr_ms", "torch.sparse.mm(w_csr, x.t())")):
-            timer = benchmark.Timer(stmt=stmt, globals={"torch": torch, "x": x, "w": weight, "w_csr": csr},
-                                    num_threads=threads)
-            times[label] = timer.blocked_autorange(min_run_time=min_run_time).median * 1e3
-    return times
+        return measure.interleaved_latency(products, x, threads=threads, rounds=rounds, min_run_time=min_run_time)

@@ -10,26 +10,24 @@ channels divides its MACs by 1/(1 − f)², but element-wise work (BatchNorm, Re
 1/(1 − f), and smaller matrix products run the CPU's kernels less efficiently, so efficiency falls
 below 1 when channels are few.
 
-Latencies are medians of :func:`companion.measure.latency` measured **interleaved**: each round times
-every model once, and the median over rounds is reported, so slow phases of a shared machine hit all
-models alike.
+Latencies come from :func:`companion.measure.interleaved_latency`: each round times every model
+once, and the median over rounds is reported, so slow phases of a shared machine hit all models alike.
 """
 from __future__ import annotations
 
 import copy
-import statistics
 from typing import Mapping, Sequence
 
 import torch
-import torch.fx
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
 from .. import measure
+from ..layers import fold_batchnorm
 from .dependency import dependency_groups
 from .surgery import prune_channels
 
-__all__ = ["ln_structured_masked", "fold_batchnorm", "interleaved_latency", "speedup_rows", "layer_latencies"]
+__all__ = ["ln_structured_masked", "speedup_rows"]
 
 
 def ln_structured_masked(model: nn.Module, example_input: torch.Tensor, amount: float, n: int = 2) -> nn.Module:
@@ -47,47 +45,6 @@ def ln_structured_masked(model: nn.Module, example_input: torch.Tensor, amount: 
     return masked
 
 
-def fold_batchnorm(model: nn.Module) -> nn.Module:
-    """An eval-mode copy of ``model`` with every Conv→BatchNorm pair folded into one Conv.
-
-    In eval mode BatchNorm is a fixed per-channel affine map, so conv then BN equals one conv with
-    W' = W·γ/σ and b' = β + (b − μ)·γ/σ, σ = √(var + ε) (:func:`companion.quant.static.fold_batchnorm`,
-    derived in chapter 3.2). Deployed models are timed this way: it saves a pass over every
-    activation. The model is traced with ``torch.fx``, so a BatchNorm is folded exactly when it reads a
-    Conv2d's output and nothing else does, in Sequential CNNs and residual blocks alike.
-    """
-    from ..quant.static import fold_batchnorm as fold_pair
-
-    traced = torch.fx.symbolic_trace(copy.deepcopy(model).eval())
-    modules = dict(traced.named_modules())
-    for node in list(traced.graph.nodes):
-        if node.op != "call_module" or not isinstance(modules[node.target], nn.BatchNorm2d):
-            continue
-        source = node.args[0]
-        if (isinstance(source, torch.fx.Node) and source.op == "call_module"
-                and isinstance(modules[source.target], nn.Conv2d) and len(source.users) == 1):
-            parent, _, name = source.target.rpartition(".")
-            setattr(traced.get_submodule(parent), name, fold_pair(modules[source.target], modules[node.target]))
-            node.replace_all_uses_with(source)
-            traced.graph.erase_node(node)
-    traced.graph.lint()
-    traced.recompile()
-    traced.delete_all_unused_submodules()
-    return traced
-
-
-def interleaved_latency(models: Mapping[str, nn.Module], example_input: torch.Tensor, *, threads: int = 1,
-                        rounds: int = 5, min_run_time: float = 0.1) -> dict[str, float]:
-    """Median over ``rounds`` of each model's median latency (ms), timing every model once per round."""
-    if rounds < 1:
-        raise ValueError(f"rounds must be ≥ 1, got {rounds}")
-    times: dict[str, list[float]] = {name: [] for name in models}
-    for _ in range(rounds):
-        for name, model in models.items():
-            times[name].append(measure.latency(model, example_input, threads=threads, min_run_time=min_run_time).median_ms)
-    return {name: statistics.median(values) for name, values in times.items()}
-
-
 def speedup_rows(model: nn.Module, example_input: torch.Tensor, amounts: Sequence[float],
                  scores: Mapping[str, torch.Tensor], *, threads: int = 1, rounds: int = 5,
                  min_run_time: float = 0.1, memory_format: torch.memory_format = torch.contiguous_format,
@@ -99,22 +56,23 @@ def speedup_rows(model: nn.Module, example_input: torch.Tensor, amounts: Sequenc
     interleaved in the same rounds, with weights and input in ``memory_format``
     (``torch.channels_last`` stores images pixel by pixel, which CPU convolution and pooling kernels
     prefer). With ``fold_bn=True`` the dense and pruned models are timed with BatchNorm folded into
-    the convolutions (:func:`fold_batchnorm`); masked models cannot be folded (their masks are hooks),
+    the convolutions (:func:`companion.layers.fold_batchnorm`); masked models cannot be folded (their masks are hooks),
     so ``fold_bn`` requires ``masked=False``. ``model`` is not modified.
     """
     if fold_bn and masked:
         raise ValueError("fold_bn=True needs masked=False: masked models keep their BatchNorm layers")
     dense_macs = measure.count_macs(model, example_input)
     models = {"dense": copy.deepcopy(model)}
+    groups = dependency_groups(model, example_input)
     for amount in amounts:
-        models[f"pruned {amount}"] = prune_channels(model, example_input, amount, scores)
+        models[f"pruned {amount}"] = prune_channels(model, None, amount, scores, groups=groups)
         if masked:
             models[f"masked {amount}"] = ln_structured_masked(model, example_input, amount)
     if fold_bn:
         models = {name: fold_batchnorm(m) for name, m in models.items()}
     models = {name: m.eval().to(memory_format=memory_format) for name, m in models.items()}
     timed_input = example_input.contiguous(memory_format=memory_format)
-    latency = interleaved_latency(models, timed_input, threads=threads, rounds=rounds, min_run_time=min_run_time)
+    latency = measure.interleaved_latency(models, timed_input, threads=threads, rounds=rounds, min_run_time=min_run_time)
     rows = []
     for amount in amounts:
         pruned = models[f"pruned {amount}"]
@@ -126,26 +84,3 @@ def speedup_rows(model: nn.Module, example_input: torch.Tensor, amounts: Sequenc
                      "MAC ratio": mac_ratio, "speedup": speedup, "efficiency": speedup / mac_ratio,
                      "threads": threads, "memory format": str(memory_format).removeprefix("torch.")})
     return rows
-
-
-@torch.no_grad()
-def layer_latencies(model: nn.Module, example_input: torch.Tensor, *, threads: int = 1,
-                    min_run_time: float = 0.1) -> dict[str, float]:
-    """Median latency (ms) of each leaf layer of ``model`` on the input it receives in a forward pass.
-
-    Each leaf module is timed on its own, on a copy of the input it received; a layer called several
-    times is timed on its first call.
-    """
-    inputs: dict[str, torch.Tensor] = {}
-
-    def recorder(name: str):
-        def hook(module, args):
-            inputs.setdefault(name, args[0].clone())
-        return hook
-
-    modules = dict(model.named_modules())
-    leaves = [(module, recorder(name)) for name, module in modules.items() if name and not list(module.children())]
-    with measure.hooked(model, leaves, pre=True):
-        model(example_input)
-    return {name: measure.latency(modules[name], x, threads=threads, min_run_time=min_run_time).median_ms
-            for name, x in inputs.items()}

@@ -29,8 +29,10 @@ from torch import nn
 
 from .. import measure
 from .dependency import DependencyGroup, dependency_groups
+from .masks import amount_to_count
 
-__all__ = ["remove_units", "mask_units", "units_to_remove", "prune_channels", "group_sensitivity",
+__all__ = ["shrink_outputs", "shrink_norm", "shrink_inputs", "remove_units", "mask_units", "units_to_remove",
+           "prune_channels", "group_sensitivity",
            "ratios_from_sensitivity", "uniform_amount_for_macs"]
 
 
@@ -62,7 +64,8 @@ def _take(tensor: torch.Tensor | None, index: torch.Tensor, dim: int):
     return nn.Parameter(taken, requires_grad=tensor.requires_grad) if isinstance(tensor, nn.Parameter) else taken
 
 
-def _shrink_outputs(module: nn.Module, keep: torch.Tensor) -> None:
+def shrink_outputs(module: nn.Module, keep: torch.Tensor) -> None:
+    """Keep only the output units ``keep`` of a Linear/Conv in place: W ← W[K], b ← b[K]."""
     module.weight = _take(module.weight, keep, 0)
     if module.bias is not None:
         module.bias = _take(module.bias, keep, 0)
@@ -72,7 +75,8 @@ def _shrink_outputs(module: nn.Module, keep: torch.Tensor) -> None:
         module.out_channels = len(keep)
 
 
-def _shrink_norm(norm: nn.Module, keep: torch.Tensor) -> None:
+def shrink_norm(norm: nn.Module, keep: torch.Tensor) -> None:
+    """Keep only the channels ``keep`` of a BatchNorm in place: γ, β, running mean and variance ← [K]."""
     for name in ("weight", "bias"):
         if getattr(norm, name) is not None:
             setattr(norm, name, _take(getattr(norm, name), keep, 0))
@@ -82,7 +86,11 @@ def _shrink_norm(norm: nn.Module, keep: torch.Tensor) -> None:
     norm.num_features = len(keep)
 
 
-def _shrink_inputs(module: nn.Module, keep: torch.Tensor, repeat: int) -> None:
+def shrink_inputs(module: nn.Module, keep: torch.Tensor, repeat: int) -> None:
+    """Keep only the input channels ``keep`` of a Linear/Conv in place: W ← W[:, K'].
+
+    K' = {k·r + j : k ∈ K, 0 ≤ j < r} with r = ``repeat`` features per channel (H·W after a flatten).
+    """
     columns = (keep[:, None] * repeat + torch.arange(repeat)).flatten()
     module.weight = _take(module.weight, columns, 1)
     if isinstance(module, nn.Linear):
@@ -91,42 +99,51 @@ def _shrink_inputs(module: nn.Module, keep: torch.Tensor, repeat: int) -> None:
         module.in_channels = len(columns)
 
 
-def remove_units(model: nn.Module, example_input: torch.Tensor, removals: Mapping[str, Sequence[int]]) -> nn.Module:
+def _groups(model: nn.Module, example_input: torch.Tensor | None,
+            groups: Sequence[DependencyGroup] | None) -> Sequence[DependencyGroup]:
+    """The dependency groups given, or traced from ``model`` on ``example_input`` when none are."""
+    if groups is not None:
+        return groups
+    if example_input is None:
+        raise ValueError("give example_input (to trace the dependency groups) or the groups themselves")
+    return dependency_groups(model, example_input)
+
+
+def remove_units(model: nn.Module, example_input: torch.Tensor | None, removals: Mapping[str, Sequence[int]], *,
+                 groups: Sequence[DependencyGroup] | None = None) -> nn.Module:
     """A copy of ``model`` with the given units physically removed, with every layer that depends on them.
 
     ``removals`` maps a layer name (a producer: ``'fc1'``, ``'conv2'``, ``'stages.1.0.conv1'``) to the
     indices of its output units to remove; the whole dependency group of that layer loses those
     channels (see the module docstring). ``model`` itself is not modified. Raises ``ValueError`` for a
     layer that cannot be pruned, an index out of range, or removing every unit of a layer.
+    ``groups`` (from :func:`~companion.prune.dependency.dependency_groups`, traced once by a caller
+    that prunes the same model many times) replaces the tracing on ``example_input``.
     """
-    return _remove(model, dependency_groups(model, example_input), removals)
-
-
-def _remove(model: nn.Module, groups: list[DependencyGroup], removals: Mapping[str, Sequence[int]]) -> nn.Module:
-    """:func:`remove_units` with the model's dependency groups already traced (loops trace once)."""
-    plan = _resolve(groups, removals)
+    plan = _resolve(_groups(model, example_input, groups), removals)
     pruned = copy.deepcopy(model)
     modules = dict(pruned.named_modules())
     for group, units in plan:
         removed = set(units)
         keep = torch.tensor([i for i in range(group.size) if i not in removed], dtype=torch.long)
         for name in group.producers:
-            _shrink_outputs(modules[name], keep)
+            shrink_outputs(modules[name], keep)
         for name in group.norms:
-            _shrink_norm(modules[name], keep)
+            shrink_norm(modules[name], keep)
         for consumer in group.consumers:
-            _shrink_inputs(modules[consumer.name], keep, consumer.repeat)
+            shrink_inputs(modules[consumer.name], keep, consumer.repeat)
     return pruned
 
 
-def mask_units(model: nn.Module, example_input: torch.Tensor, removals: Mapping[str, Sequence[int]]) -> nn.Module:
+def mask_units(model: nn.Module, example_input: torch.Tensor | None, removals: Mapping[str, Sequence[int]], *,
+               groups: Sequence[DependencyGroup] | None = None) -> nn.Module:
     """A copy of ``model`` with the same units zeroed instead of removed: same shapes, same cost.
 
     Zeroes the units' weight rows and biases in every producer of the group and their γ and β in every
     BatchNorm, so each channel leaves its group as exactly 0 (for activations f with f(0) = 0).
     """
+    groups = _groups(model, example_input, groups)
     masked = copy.deepcopy(model)
-    groups = dependency_groups(masked, example_input)
     modules = dict(masked.named_modules())
     with torch.no_grad():
         for group, units in _resolve(groups, removals):
@@ -138,34 +155,30 @@ def mask_units(model: nn.Module, example_input: torch.Tensor, removals: Mapping[
     return masked
 
 
-def units_to_remove(scores: torch.Tensor, amount: float, layer: str = "layer") -> list[int]:
-    """The ``round(amount · C)`` lowest-scored units (ties broken by index), sorted.
+def units_to_remove(scores: torch.Tensor, amount: float | int, layer: str = "layer") -> list[int]:
+    """The ``amount`` lowest-scored of the C units (ties broken by index), sorted.
 
-    ``amount`` is the fraction of units to remove, in [0, 1); removing all of them raises ``ValueError``
-    naming ``layer``.
+    ``amount`` follows the rule of unstructured pruning (:func:`~companion.prune.masks.amount_to_count`):
+    a fraction in [0, 1] removes ``round(amount · C)`` units, an int is a count in [0, C]. Removing
+    every unit raises ``ValueError`` naming ``layer``.
     """
-    if not isinstance(amount, (int, float)) or isinstance(amount, bool) or not 0 <= amount < 1:
-        raise ValueError(f"amount for layer {layer!r} must be a fraction in [0, 1), got {amount!r}")
-    count = round(amount * len(scores))
+    count = amount_to_count(amount, len(scores), name=f"amount for layer {layer!r}")
     if count >= len(scores):
         raise ValueError(f"amount {amount} would remove every unit of layer {layer!r} ({count} of {len(scores)})")
     order = torch.argsort(scores, stable=True)
     return sorted(order[:count].tolist())
 
 
-def prune_channels(model: nn.Module, example_input: torch.Tensor, amount: float | Mapping[str, float],
-                   scores: Mapping[str, torch.Tensor]) -> nn.Module:
-    """A physically smaller copy of ``model``: each group loses its lowest-scored fraction of channels.
+def prune_channels(model: nn.Module, example_input: torch.Tensor | None, amount: float | int | Mapping[str, float | int],
+                   scores: Mapping[str, torch.Tensor], *, groups: Sequence[DependencyGroup] | None = None) -> nn.Module:
+    """A physically smaller copy of ``model``: each group loses its lowest-scored channels.
 
-    ``amount`` is one fraction in [0, 1) for every group, or a mapping group name → fraction (groups
-    not in it are kept whole); ``scores`` maps each group name to its per-channel importance (from
-    :func:`~companion.prune.importance.group_scores`).
+    ``amount`` is one amount for every group (a fraction of its channels, or a count: see
+    :func:`units_to_remove`), or a mapping group name → amount (groups not in it are kept whole);
+    ``scores`` maps each group name to its per-channel importance (from
+    :func:`~companion.prune.importance.group_scores`). ``groups`` replaces tracing, as in :func:`remove_units`.
     """
-    return _prune(model, dependency_groups(model, example_input), amount, scores)
-
-
-def _prune(model: nn.Module, groups: list[DependencyGroup], amount: float | Mapping[str, float],
-           scores: Mapping[str, torch.Tensor]) -> nn.Module:
+    groups = _groups(model, example_input, groups)
     names = [g.name for g in groups]
     amounts = {name: amount for name in names} if not isinstance(amount, Mapping) else dict(amount)
     unknown = sorted(set(amounts) - set(names))
@@ -178,7 +191,7 @@ def _prune(model: nn.Module, groups: list[DependencyGroup], amount: float | Mapp
         if group.name not in scores:
             raise ValueError(f"scores has no entry for layer {group.name!r}")
         removals[group.name] = units_to_remove(scores[group.name], amounts[group.name], group.name)
-    return _remove(model, groups, removals)
+    return remove_units(model, None, removals, groups=groups)
 
 
 def group_sensitivity(model: nn.Module, example_input: torch.Tensor, scores: Mapping[str, torch.Tensor],
@@ -190,12 +203,13 @@ def group_sensitivity(model: nn.Module, example_input: torch.Tensor, scores: Map
     without fine-tuning, so it shows how much each group can lose on its own.
     """
     groups = dependency_groups(model, example_input)
-    return {g.name: {a: evaluate(_prune(model, groups, {g.name: a}, scores)) for a in amounts} for g in groups}
+    return {g.name: {a: evaluate(prune_channels(model, None, {g.name: a}, scores, groups=groups)) for a in amounts}
+            for g in groups}
 
 
 def _mac_fraction_removed(model: nn.Module, groups: list[DependencyGroup], example_input: torch.Tensor,
                           dense_macs: int, amounts: float | Mapping[str, float], scores: Mapping[str, torch.Tensor]) -> float:
-    pruned = _prune(model, groups, amounts, scores)
+    pruned = prune_channels(model, None, amounts, scores, groups=groups)
     return 1 - measure.count_macs(pruned, example_input) / dense_macs
 
 

@@ -81,12 +81,12 @@ def linear_latency_table(features: int = 1024, batches=(1, 64), threads: int | N
                          min_run_time: float = 0.5, rounds: int = 3) -> list[dict]:
     """Median latency of one features×features Linear: fp32, companion int8, torch.ao, torchao, one run.
 
-    The implementations are timed in turn, ``rounds`` times over (each for ``min_run_time / rounds``
-    seconds), and each keeps the median of its per-round medians, so that a burst of load on a shared
+    The implementations are timed side by side with :func:`companion.measure.interleaved_latency`,
+    ``rounds`` rounds of ``min_run_time / rounds`` seconds each, so that a burst of load on a shared
     machine hits all of them rather than one. One row per (batch, implementation) with the speed-up
     over fp32 and the time relative to torch.ao.
     """
-    from ..measure import latency
+    from ..measure import interleaved_latency
     from .dynamic import quantize_dynamic
 
     if rounds < 1:
@@ -98,12 +98,8 @@ def linear_latency_table(features: int = 1024, batches=(1, 64), threads: int | N
     rows = []
     with quiet_deprecations():
         for batch in batches:
-            x = torch.randn(batch, features)
-            samples = {name: [] for name in models}
-            for _ in range(rounds):
-                for name, model in models.items():
-                    samples[name].append(latency(model, x, threads=threads, min_run_time=min_run_time / rounds).median_ms)
-            times = {name: float(torch.tensor(values).median()) for name, values in samples.items()}
+            times = interleaved_latency(models, torch.randn(batch, features), threads=threads, rounds=rounds,
+                                        min_run_time=min_run_time / rounds)
             for name, ms in times.items():
                 rows.append({"batch": batch, "implementation": name, "median ms": ms,
                              "speed-up vs fp32": times["fp32 nn.Linear"] / ms,

@@ -27,7 +27,8 @@ from typing import Iterable
 import torch
 from torch import nn
 
-from .lowbit import QuantizedWeight, _check_weight, _set_submodule, weight_layers
+from ..layers import set_submodule, weight_layers
+from .lowbit import QuantizedWeight, _check_weight
 
 __all__ = ["KMEANS_BITS", "KMeansWeight", "kmeans_quantize", "centroid_gradients", "SharedWeight",
            "share_weights", "shared_weights"]
@@ -137,7 +138,7 @@ def share_weights(model: nn.Module, bits: int | dict[str, int], layers: Iterable
     shared = copy.deepcopy(model)
     for name, layer in weight_layers(shared, layers).items():
         width = bits[name] if isinstance(bits, dict) else bits
-        _set_submodule(shared, name, SharedWeight(layer, kmeans_quantize(layer.weight, width, iterations)))
+        set_submodule(shared, name, SharedWeight(layer, kmeans_quantize(layer.weight, width, iterations)))
     return shared
 
 

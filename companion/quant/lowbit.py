@@ -25,10 +25,11 @@ from typing import Callable, Iterable
 import torch
 from torch import nn
 
+from ..layers import weight_layers
 from . import affine
 
 __all__ = ["UNIFORM_BITS", "QuantizedWeight", "UniformWeight", "BinaryWeight", "TernaryWeight", "quantize_uniform",
-           "fake_quantize_uniform", "binarize", "ternarize", "fake_binarize", "fake_ternarize", "weight_layers",
+           "fake_quantize_uniform", "binarize", "ternarize", "fake_binarize", "fake_ternarize",
            "quantize_weights"]
 
 UNIFORM_BITS = range(2, 9)
@@ -244,27 +245,6 @@ def fake_binarize(weight: torch.Tensor, scaled: bool = True, clip: float | None 
 def fake_ternarize(weight: torch.Tensor, threshold_factor: float = TWN_THRESHOLD, per_channel: bool = True) -> torch.Tensor:
     """:func:`ternarize` in float with the straight-through estimator."""
     return _straight_through(weight, ternarize(weight, threshold_factor, per_channel).dequantize(), None)
-
-
-WEIGHT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
-
-
-def weight_layers(model: nn.Module, layers: Iterable[str] | None = None) -> dict[str, nn.Module]:
-    """The Linear and Conv layers of ``model`` by name (all of them, or those named in ``layers``)."""
-    found = {name: module for name, module in model.named_modules() if isinstance(module, WEIGHT_LAYERS)}
-    if layers is None:
-        return found
-    layers = list(layers)
-    missing = [name for name in layers if name not in found]
-    if missing:
-        raise ValueError(f"layers {missing} are not Linear/Conv layers of the model; choose from {sorted(found)}")
-    return {name: found[name] for name in layers}
-
-
-def _set_submodule(model: nn.Module, name: str, module: nn.Module) -> None:
-    """Replace the submodule called ``name`` (dotted path) of ``model`` by ``module``."""
-    parent, _, child = name.rpartition(".")
-    setattr(model.get_submodule(parent) if parent else model, child, module)
 
 
 def quantize_weights(model: nn.Module, quantizer: Callable[[torch.Tensor], QuantizedWeight] | dict,

@@ -23,7 +23,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..train import evaluate
-from .lowbit import QuantizedWeight, quantize_uniform, quantize_weights, weight_layers
+from ..layers import weight_layers
+from .lowbit import QuantizedWeight, quantize_uniform, quantize_weights
 from .packing import packed_nbytes
 
 __all__ = ["default_quantizer", "layer_bytes", "sensitivity_scan", "allocate_bits"]

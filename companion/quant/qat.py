@@ -34,8 +34,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import affine
-from .lowbit import (QuantizedWeight, UniformWeight, _set_submodule, binarize, fake_binarize, fake_quantize_uniform,
-                     fake_ternarize, quantize_uniform, ternarize, weight_layers)
+from ..layers import WEIGHT_LAYERS, set_submodule, weight_layers
+from .lowbit import (QuantizedWeight, UniformWeight, binarize, fake_binarize, fake_quantize_uniform, fake_ternarize,
+                     quantize_uniform, ternarize)
 
 __all__ = ["UniformFakeQuant", "LSQFakeQuant", "BinaryFakeQuant", "TernaryFakeQuant", "ActivationFakeQuant",
            "QATLayer", "QuantizedLayer", "prepare_qat", "calibrate", "convert", "quantized_weights"]
@@ -169,7 +170,7 @@ class QATLayer(nn.Module):
 
     def __init__(self, layer: nn.Module, weight_quant: nn.Module, act_quant: nn.Module | None = None):
         super().__init__()
-        if not isinstance(layer, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+        if not isinstance(layer, WEIGHT_LAYERS):
             raise TypeError(f"QATLayer wraps nn.Linear or nn.Conv layers, got {type(layer).__name__}")
         self.layer, self.weight_quant, self.act_quant = layer, weight_quant, act_quant
 
@@ -211,7 +212,7 @@ def prepare_qat(model: nn.Module, weight_bits: int | str | dict, act_bits: int |
         if not (bits in ("binary", "ternary") or isinstance(bits, int)):
             raise ValueError(f"weight_bits must be an integer, 'binary' or 'ternary', got {bits!r}")
         act_quant = ActivationFakeQuant(act_bits) if act_bits is not None else None
-        _set_submodule(prepared, name, QATLayer(layer, _weight_quantizer(layer.weight, bits, granularity, group_size, lsq),
+        set_submodule(prepared, name, QATLayer(layer, _weight_quantizer(layer.weight, bits, granularity, group_size, lsq),
                                                 act_quant))
     return prepared
 
@@ -282,7 +283,7 @@ def convert(model: nn.Module) -> nn.Module:
         raise ValueError("model has no QATLayer: prepare it with prepare_qat and train it first")
     for name, module in found:
         weight = module.weight_quant.quantize(module.layer.weight.detach())
-        _set_submodule(converted, name, QuantizedLayer(module.layer, weight, module.act_quant))
+        set_submodule(converted, name, QuantizedLayer(module.layer, weight, module.act_quant))
     return converted
 
 

@@ -3,7 +3,7 @@
 Pipeline for a flat ``nn.Sequential`` of Conv2d/Linear (each optionally followed by BatchNorm2d and
 ReLU), MaxPool2d, Flatten, Dropout and Identity layers:
 
-1. :func:`fold_batchnorm`: y = γ·(conv(x) − μ)/σ + β is again a convolution, with
+1. :func:`companion.layers.fold_batchnorm`: y = γ·(conv(x) − μ)/σ + β is again a convolution, with
    W' = W·γ/σ (per output channel) and b' = β + (b − μ)·γ/σ, σ = √(var + ε).
 2. Calibration: run float batches through the folded model; an observer at the input and one after
    every Conv/Linear (after its ReLU, which is fused) records each activation's range → (S, Z), int8.
@@ -20,7 +20,6 @@ ReLU), MaxPool2d, Flatten, Dropout and Identity layers:
 """
 from __future__ import annotations
 
-import copy
 from collections import OrderedDict
 from typing import Callable, Iterable
 
@@ -28,46 +27,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..layers import fold_batchnorm
 from .affine import calc_qparams, dequantize, quantize
 from .fixed_point import quantize_multiplier, requantize
 from .intmm import int_matmul
 from .observers import MinMaxObserver, Observer
 
-__all__ = ["fold_batchnorm", "fuse_conv_bn", "IntLinear", "IntConv2d", "IntMaxPool2d", "IntFlatten",
+__all__ = ["IntLinear", "IntConv2d", "IntMaxPool2d", "IntFlatten",
            "IntegerSequential", "quantize_static", "INT_MODULES"]
 
 QMIN, QMAX = -128, 127
-
-
-def fold_batchnorm(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
-    """A new Conv2d equal to bn(conv(x)) in eval mode: W' = W·γ/σ, b' = β + (b − μ)·γ/σ, σ = √(var + ε)."""
-    if not isinstance(conv, nn.Conv2d) or not isinstance(bn, nn.BatchNorm2d):
-        raise TypeError(f"fold_batchnorm needs Conv2d and BatchNorm2d, got {type(conv).__name__}, {type(bn).__name__}")
-    if bn.num_features != conv.out_channels or bn.running_mean is None:
-        raise ValueError("bn must track running statistics of conv's output channels")
-    folded = copy.deepcopy(conv)
-    gamma = bn.weight.detach() if bn.affine else torch.ones(bn.num_features)
-    beta = bn.bias.detach() if bn.affine else torch.zeros(bn.num_features)
-    factor = gamma / torch.sqrt(bn.running_var + bn.eps)
-    bias = conv.bias.detach() if conv.bias is not None else torch.zeros(conv.out_channels)
-    folded.weight = nn.Parameter(conv.weight.detach() * factor.reshape(-1, 1, 1, 1))
-    folded.bias = nn.Parameter(beta + (bias - bn.running_mean) * factor)
-    return folded
-
-
-def fuse_conv_bn(model: nn.Sequential) -> nn.Sequential:
-    """A copy of a flat Sequential with every Conv2d → BatchNorm2d pair folded into one Conv2d."""
-    names = list(model._modules)
-    layers, i = [], 0
-    while i < len(names):
-        module = model._modules[names[i]]
-        if isinstance(module, nn.Conv2d) and i + 1 < len(names) and isinstance(model._modules[names[i + 1]], nn.BatchNorm2d):
-            layers.append((names[i], fold_batchnorm(module, model._modules[names[i + 1]])))
-            i += 2
-        else:
-            layers.append((names[i], copy.deepcopy(module)))
-            i += 1
-    return nn.Sequential(OrderedDict(layers)).eval()
 
 
 class _IntLayer(nn.Module):
@@ -287,7 +256,7 @@ def quantize_static(model: nn.Sequential, calibration: Iterable, observer: Calla
     per-channel (default) or per-tensor symmetric int8 weights. ``model`` is not modified.
     """
     observer = observer or (lambda: MinMaxObserver(bits=8, signed=True))
-    folded = fuse_conv_bn(model.eval()) if isinstance(model, nn.Sequential) else model
+    folded = fold_batchnorm(model) if isinstance(model, nn.Sequential) else model
     plan = _plan(folded)
     input_observer = observer()
     output_observers = {name: observer() for name, module, _ in plan if isinstance(module, (nn.Linear, nn.Conv2d))}
