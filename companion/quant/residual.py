@@ -23,7 +23,6 @@ floats and only the logits are dequantized.
 """
 from __future__ import annotations
 
-import copy
 from collections import OrderedDict
 from typing import Callable, Iterable
 
@@ -34,7 +33,8 @@ from torch import nn
 from .affine import dequantize, quantize
 from .fixed_point import quantize_multiplier, requantize
 from .observers import MinMaxObserver, Observer
-from .static import QMAX, QMIN, IntConv2d, IntLinear, IntMaxPool2d, _float_stage, _plan, fold_batchnorm, fuse_conv_bn
+from ..layers import fold_batchnorm
+from .static import QMAX, QMIN, IntConv2d, IntLinear, IntMaxPool2d, _float_stage, _plan
 
 __all__ = ["ADD_SHIFT", "IntAdd", "IntGlobalAvgPool", "IntBasicBlock", "IntegerResNet", "quantize_static_resnet"]
 
@@ -115,12 +115,10 @@ class IntegerResNet(nn.Module):
         return dequantize(q, self.out_scale, self.out_zero)
 
 
-def _fold_block(block: nn.Module) -> dict[str, nn.Conv2d | None]:
-    shortcut = None
-    if len(block.shortcut) > 0:
-        shortcut = fold_batchnorm(block.shortcut[0], block.shortcut[1])
-    return {"conv1": fold_batchnorm(block.conv1, block.bn1), "conv2": fold_batchnorm(block.conv2, block.bn2),
-            "shortcut": shortcut}
+def _block_convs(block: nn.Module) -> dict[str, nn.Conv2d | None]:
+    """The (already BatchNorm-folded) convolutions of a basic block; ``shortcut`` is None for the identity."""
+    return {"conv1": block.conv1, "conv2": block.conv2,
+            "shortcut": block.shortcut[0] if len(block.shortcut) > 0 else None}
 
 
 def _check_resnet(model: nn.Module) -> None:
@@ -147,9 +145,9 @@ def quantize_static_resnet(model: nn.Module, calibration: Iterable, observer: Ca
     """
     _check_resnet(model)
     observer = observer or (lambda: MinMaxObserver(bits=8, signed=True))
-    model = copy.deepcopy(model).eval()
-    stem_plan = _plan(fuse_conv_bn(model.stem))
-    blocks = [_fold_block(b) for stage in model.stages for b in stage]
+    model = fold_batchnorm(model)  # a copy; every BatchNorm becomes nn.Identity
+    stem_plan = _plan(model.stem)
+    blocks = [_block_convs(b) for stage in model.stages for b in stage]
     obs: dict[str, Observer] = {"input": observer()}
     for name, module, _ in stem_plan:
         if isinstance(module, nn.Conv2d):

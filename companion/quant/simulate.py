@@ -10,7 +10,7 @@ computes, up to the int32 requantization rounding (at most one code per layer).
 :func:`simulate_int8_ptq` does, on a copy of the model:
 
 1. fold every BatchNorm into the convolution before it (BatchNorm folding is part of int8 deployment:
-   the folded weight W·γ/σ is what gets quantized; :func:`companion.prune.speedup.fold_batchnorm`);
+   the folded weight W·γ/σ is what gets quantized; :func:`companion.layers.fold_batchnorm`);
 2. wrap every Conv/Linear so that its **weight** is quantized to int8 (8-bit uniform, per output
    channel or per tensor) and its **input activation** to int8 with a range observed on calibration
    data (:func:`companion.quant.qat.prepare_qat` and :func:`~companion.quant.qat.calibrate`).
@@ -22,6 +22,7 @@ from typing import Callable, Iterable
 import torch
 from torch import nn
 
+from ..layers import fold_batchnorm
 from .qat import calibrate, prepare_qat
 
 __all__ = ["is_depthwise", "simulate_int8_ptq"]
@@ -45,8 +46,6 @@ def simulate_int8_ptq(model: nn.Module, calibration: Iterable,
     ``calibration`` yields input batches (or ``(input, target)`` pairs) that set the activation
     ranges (moving-average min/max). ``model`` is not modified.
     """
-    from ..prune.speedup import fold_batchnorm
-
     choose = granularity if callable(granularity) else (lambda name, module: granularity)
     if not callable(granularity) and granularity not in GRANULARITIES:
         raise ValueError(f"granularity must be one of {GRANULARITIES} or a function, got {granularity!r}")
