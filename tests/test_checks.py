@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+import check_cases_compress
 import check_cases_image
 import check_cases_lowbit
 import check_cases_measure
@@ -41,7 +42,8 @@ def test_assert_helpers():
 
 # Each chapter's module lists (check, right answer, wrong answer) triples; every check appears at least once.
 CASES = [case for topic in (check_cases_measure, check_cases_optim, check_cases_quant, check_cases_lowbit,
-                            check_cases_prune, check_cases_structured, check_cases_image) for case in topic.CASES]
+                            check_cases_prune, check_cases_structured, check_cases_compress, check_cases_image)
+         for case in topic.CASES]
 CHECKS = list(dict.fromkeys(check for check, _, _ in CASES))
 
 
