@@ -7,6 +7,8 @@
   real 28×28 grey-scale photos of clothing in 10 classes, read from the four IDX files that Debian's
   ``dataset-fashion-mnist`` package installs (or a folder named by ``$FASHION_MNIST_DIR``), parsed
   here from scratch and checked against their SHA-256 digests.
+- ``speech``: the ten Speech Commands keywords synthesised with espeak-ng and flite, as log-mel
+  features, split by voice (:mod:`companion.speech`).
 
 The test split of MNIST-1D is the one its generator defines; every other split is a fixed
 permutation drawn from ``torch.Generator().manual_seed(seed)``, so the same seed always gives the
@@ -24,8 +26,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-__all__ = ["Splits", "digits", "mnist1d", "parse_idx", "fashion_mnist_dir", "fashion_mnist", "FASHION_MNIST_CLASSES",
-           "sample_photos", "photo_crops", "IMAGENET_MEAN", "IMAGENET_STD", "load", "DATASETS"]
+__all__ = ["Splits", "digits", "mnist1d", "speech", "parse_idx", "fashion_mnist_dir", "fashion_mnist",
+           "FASHION_MNIST_CLASSES", "sample_photos", "photo_crops", "IMAGENET_MEAN", "IMAGENET_STD", "load",
+           "DATASETS"]
 
 
 @dataclass(frozen=True)
@@ -279,6 +282,14 @@ def photo_crops(crops_per_photo: int = 16, size: int = 224, seed: int = 0, flips
 
 
 DATASETS = {"digits": digits, "mnist1d": mnist1d, "fashion_mnist": fashion_mnist}
+def speech(**kwargs) -> Splits:
+    """Synthetic keyword spotting: see :func:`companion.speech.keyword_splits` (imported on first use)."""
+    from .speech import keyword_splits
+
+    return keyword_splits(**kwargs)
+
+
+DATASETS = {"digits": digits, "mnist1d": mnist1d, "speech": speech}
 
 
 def load(name: str, **kwargs) -> Splits:

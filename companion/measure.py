@@ -14,6 +14,7 @@ import contextlib
 import io
 import os
 import statistics
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
@@ -25,8 +26,8 @@ from torch.utils import benchmark
 from .layers import WEIGHT_LAYERS
 
 __all__ = ["hooked", "count_parameters", "count_nonzero", "sparsity", "dense_bytes", "state_dict_bytes", "file_bytes",
-           "macs_by_layer", "count_macs", "Latency", "latency", "interleaved_latency", "layer_latencies", "predictions",
-           "accuracy", "cost_report", "pareto_front"]
+           "macs_by_layer", "count_macs", "activation_bytes_by_layer", "peak_activation_bytes", "Latency", "latency",
+           "interleaved_latency", "layer_latencies", "predictions", "accuracy", "cost_report", "pareto_front"]
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -130,6 +131,50 @@ def count_macs(model: nn.Module, example_input: torch.Tensor) -> int:
     return sum(macs_by_layer(model, example_input).values())
 
 
+def _tensor_bytes(value) -> int:
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, (tuple, list)):
+        return sum(_tensor_bytes(v) for v in value)
+    return 0
+
+
+def _shares_storage(output, inputs: tuple) -> bool:
+    """Whether ``output`` is a view of (or the same memory as) one of the inputs: no new buffer."""
+    if not isinstance(output, torch.Tensor):
+        return False
+    return any(isinstance(t, torch.Tensor) and t.untyped_storage().data_ptr() == output.untyped_storage().data_ptr()
+               for t in inputs)
+
+
+@torch.no_grad()
+def activation_bytes_by_layer(model: nn.Module, example_input: torch.Tensor) -> dict[str, int]:
+    """Bytes live while each leaf layer runs: its input tensors plus its output, measured by forward hooks.
+
+    This is the memory of a layer-by-layer executor (e.g. a microcontroller runtime) that keeps one
+    buffer for the current layer's input and one for its output and frees the input afterwards. A layer
+    whose output is a view of its input (Flatten, an in-place ReLU) needs no new buffer and counts its
+    input only. Weights are not included; the batch size is that of ``example_input``.
+    """
+    sizes: dict[str, int] = {}
+
+    def recorder(name: str) -> Callable:
+        def hook(module, inputs, output):
+            live = _tensor_bytes(inputs) + (0 if _shares_storage(output, inputs) else _tensor_bytes(output))
+            sizes[name] = max(sizes.get(name, 0), live)
+        return hook
+
+    leaves = [(m, recorder(name)) for name, m in model.named_modules() if not list(m.children())]
+    with hooked(model, leaves):
+        model(example_input)
+    return sizes
+
+
+def peak_activation_bytes(model: nn.Module, example_input: torch.Tensor) -> int:
+    """The largest input + output bytes of any one layer (see :func:`activation_bytes_by_layer`)."""
+    return max(activation_bytes_by_layer(model, example_input).values())
+
+
 @dataclass(frozen=True)
 class Latency:
     """Median and interquartile range of one call, in milliseconds, and the thread count used."""
@@ -144,40 +189,48 @@ class Latency:
 
 
 def latency(model: nn.Module | callable, example_input: torch.Tensor, *, threads: int | None = None,
-            min_run_time: float = 0.3) -> Latency:
+            min_run_time: float = 0.3, cpu_time: bool = False) -> Latency:
     """Time ``model(example_input)`` with ``torch.utils.benchmark`` in inference mode.
 
     ``blocked_autorange`` repeats the call in blocks for at least ``min_run_time`` seconds and reports
     the median block time per call, which is robust to the occasional slow run; on CUDA it
     synchronises the device around each block. ``threads`` defaults to ``torch.get_num_threads()``.
+
+    ``cpu_time=True`` counts the CPU time of the calling thread instead of wall-clock time: on a
+    machine shared with other work it leaves out the time the thread waits to be scheduled. It
+    needs ``threads=1`` (with more, the work of PyTorch's other threads would not be counted).
     """
     if min_run_time <= 0:
         raise ValueError(f"min_run_time must be positive seconds, got {min_run_time}")
     threads = threads or torch.get_num_threads()
+    if cpu_time and threads != 1:
+        raise ValueError(f"cpu_time=True counts one thread's CPU time and needs threads=1, got threads={threads}")
     if isinstance(model, nn.Module):
         model.eval()
+    clock = {"timer": time.thread_time} if cpu_time else {}
     timer = benchmark.Timer(stmt="with torch.inference_mode(): model(x)", globals={"model": model, "x": example_input, "torch": torch},
-                            num_threads=threads)
+                            num_threads=threads, **clock)
     measurement = timer.blocked_autorange(min_run_time=min_run_time)
     return Latency(measurement.median * 1e3, measurement.iqr * 1e3, threads, len(measurement.times))
 
 
 def interleaved_latency(models: Mapping[str, nn.Module | Callable], example_input: torch.Tensor, *, threads: int | None = 1,
-                        rounds: int = 5, min_run_time: float = 0.1) -> dict[str, float]:
+                        rounds: int = 5, min_run_time: float = 0.1, cpu_time: bool = False) -> dict[str, float]:
     """Median over ``rounds`` of each model's median latency (ms), timing every model once per round.
 
     Each round gives every model ``min_run_time`` seconds of :func:`latency`; keeping the median of
     the rounds' medians makes the comparison robust to load that comes and goes on a shared machine.
-    ``models`` maps a label to an ``nn.Module`` or to any callable of one input.
+    ``models`` maps a label to an ``nn.Module`` or to any callable of one input; ``cpu_time`` is
+    passed to :func:`latency`.
     """
     if rounds < 1:
         raise ValueError(f"rounds must be ≥ 1, got {rounds}")
     times: dict[str, list[float]] = {name: [] for name in models}
     for _ in range(rounds):
         for name, model in models.items():
-            times[name].append(latency(model, example_input, threads=threads, min_run_time=min_run_time).median_ms)
+            times[name].append(latency(model, example_input, threads=threads, min_run_time=min_run_time,
+                                          cpu_time=cpu_time).median_ms)
     return {name: statistics.median(values) for name, values in times.items()}
-
 
 
 @torch.no_grad()

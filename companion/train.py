@@ -31,8 +31,9 @@ from . import data as data_module
 from . import measure
 from . import models as models_module
 
-__all__ = ["seed_everything", "choose_device", "Metrics", "evaluate", "fit", "TrainConfig", "cache_dir",
-           "train_config", "pretrained", "cached_derived", "cached_tensors", "RECIPES"]
+__all__ = ["seed_everything", "choose_device", "Metrics", "evaluate", "fit", "finetune", "TrainConfig",
+           "cache_dir", "train_config", "pretrained", "cached_result", "cached_derived", "cached_tensors",
+           "RECIPES"]
 
 CACHE_FORMAT = 2  # bump when the training code changes what a configuration produces
 TRAIN_THREADS = 1  # cached models train on one CPU thread, so the caller's thread count cannot change them
@@ -138,6 +139,31 @@ def fit(model: nn.Module, train_loader: DataLoader, *, epochs: int = 10,
     return history
 
 
+def finetune(model: nn.Module, train_loader: DataLoader, epochs: int, *, lr: float = 1e-3, optimizer: str = "adam",
+             momentum: float = 0.9, weight_decay: float = 0.0, seed: int | None = None,
+             after_step: Callable[[nn.Module, int], None] | None = None, val_loader: DataLoader | None = None,
+             device: str | torch.device | None = None, progress: bool | None = None) -> list[dict]:
+    """The book's training recipe: Adam (or SGD with ``momentum``) at ``lr``, cosine-decayed to 0 over ``epochs``.
+
+    lr_t = lr · (1 + cos(π·t/epochs))/2 at epoch t, with L2 ``weight_decay``; trains ``model`` in place
+    with :func:`fit` (``after_step`` is its hook, e.g. a pruning schedule) and returns the history.
+    Every cached model is trained this way, and chapters fine-tune pruned or quantized models with it.
+    ``seed``, when given, seeds every generator first.
+    """
+    if optimizer not in ("adam", "sgd"):
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    if seed is not None:
+        seed_everything(seed)
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    if optimizer == "adam":
+        step_rule = torch.optim.Adam(parameters, lr=lr, weight_decay=weight_decay)
+    else:
+        step_rule = torch.optim.SGD(parameters, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(step_rule, T_max=max(epochs, 1))
+    return fit(model, train_loader, epochs=epochs, optimizer=step_rule, scheduler=scheduler, val_loader=val_loader,
+               after_step=after_step, device=device, progress=progress)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that decides a trained model: the cache key is a hash of these fields.
@@ -175,6 +201,8 @@ RECIPES = {
     "digits-cnn": TrainConfig(model="cnn", data="digits", data_kwargs={"image": True}, epochs=20),
     # Chapter 5.1: the compact residual CNN on Fashion-MNIST (≈ 78 k parameters, 9.3 M MACs per image).
     "fashion-resnet": TrainConfig(model="fashion_resnet", data="fashion_mnist", epochs=6, batch_size=128, lr=2e-3),
+    # Chapter 5.3: the DS-CNN keyword spotter on synthesised speech (generating the data takes ~1 min).
+    "speech-dscnn": TrainConfig(model="dscnn", data="speech", data_kwargs={"copies": 1}, epochs=12, lr=3e-3),
 }
 
 
@@ -211,15 +239,9 @@ def _train(config: TrainConfig, device: torch.device, progress: bool | None) -> 
     seed_everything(config.seed)
     splits = config.splits()
     model = models_module.build(config.model, **config.model_kwargs).to(device)
-    if config.optimizer == "adam":
-        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    else:
-        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                    weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(config.epochs, 1))
-    history = fit(model, splits.loader("train", config.batch_size, seed=config.seed), epochs=config.epochs,
-                  optimizer=optimizer, scheduler=scheduler, val_loader=splits.loader("val", 512),
-                  device=device, progress=progress)
+    history = finetune(model, splits.loader("train", config.batch_size, seed=config.seed), config.epochs, lr=config.lr,
+                       optimizer=config.optimizer, momentum=config.momentum, weight_decay=config.weight_decay,
+                       val_loader=splits.loader("val", 512), device=device, progress=progress)
     return model, history
 
 
@@ -308,3 +330,29 @@ def cached_derived(name: str, settings: dict, build: Callable[[], nn.Module],
         torch.set_num_threads(previous_threads)
     _save_atomically(model.state_dict(), path)
     return model.eval()
+def cached_result(name: str, settings: dict, compute: Callable[[], object]) -> object:
+    """The result of an experiment too slow to rerun on every read, computed once per ``settings``.
+
+    ``settings`` must hold everything that decides the result (epochs, learning rate, seeds, ...);
+    the file ``<cache_dir>/<name>-<hash of settings>.json`` keeps ``compute()``'s value, which must
+    be JSON-serialisable (numbers, strings, lists, dicts; a float NaN survives). On a miss it is
+    computed and saved atomically, as :func:`pretrained` saves models.
+    """
+    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_" for c in name):
+        raise ValueError(f"name must be a non-empty string of letters, digits, '-' and '_', got {name!r}")
+    if not isinstance(settings, dict):
+        raise TypeError(f"settings must be a dict, got {type(settings).__name__}")
+    text = json.dumps({"settings": settings, "format": CACHE_FORMAT}, sort_keys=True)
+    path = cache_dir() / f"{name}-{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    result = compute()
+    try:
+        payload = json.dumps(result)
+    except TypeError as error:
+        raise TypeError(f"compute() must return JSON-serialisable data, got {type(result).__name__}: {error}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
+        handle.write(payload)
+    os.replace(handle.name, path)
+    return json.loads(payload)

@@ -25,6 +25,10 @@ def markdown(notebook: dict) -> list[str]:
     return ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown"]
 
 
+def code_cells(notebook: dict) -> list[str]:
+    return ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
+
+
 def exercises(notebook: dict) -> list[str]:
     return [text for text in markdown(notebook) if "{exercise}" in text]
 

@@ -97,3 +97,201 @@ def test_every_page_in_a_real_browser(server):
                 problems.append(f"{path}: {math_errors} MathJax errors")
         browser.close()
     assert not problems, "\n".join(problems)
+
+
+def chapter_pages() -> list[str]:
+    return [page for page in toc_pages() if page.startswith("notebooks/")]
+
+
+def launch(p):
+    return p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+
+
+@pytest.mark.parametrize("path", ["notebooks/ch03_4_pruning_weights.html", "book/intro.html"])
+def test_phone_navigation_drawers_open_and_their_links_work(server, path):
+    """At 390 px both header toggles open their drawer, and a link inside it is visible and clickable."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(f"{server}/{path}", wait_until="networkidle")
+        sidebar = page.locator(".bd-sidebar-primary")
+        assert not sidebar.is_visible()
+        page.locator(".primary-toggle").first.click()
+        # The drawer slides in: wait until it is fully on screen.
+        page.wait_for_function("() => document.querySelector('.bd-sidebar-primary').getBoundingClientRect().left >= 0",
+                               timeout=5000)
+        chapter = sidebar.locator("a.reference", has_text="3.5").first
+        chapter.wait_for(state="visible", timeout=5000)
+        box = chapter.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+        chapter.click()
+        page.wait_for_url("**/notebooks/ch03_5_pruning_neurons.html*", timeout=10_000)
+
+        page.goto(f"{server}/{path}", wait_until="networkidle")
+        contents = page.locator(".bd-sidebar-secondary")
+        assert not contents.is_visible()
+        page.locator(".secondary-toggle").first.click()
+        page.wait_for_function(
+            "() => document.querySelector('.bd-sidebar-secondary').getBoundingClientRect().right <= innerWidth + 1",
+            timeout=5000)
+        section = contents.locator("a.nav-link").nth(1)
+        section.wait_for(state="visible", timeout=5000)
+        target = section.get_attribute("href")
+        section.click()
+        page.wait_for_function("h => location.hash === h", arg=target, timeout=5000)
+        browser.close()
+
+
+def test_no_page_is_wider_than_a_phone(server):
+    """At 390 px nothing (an inline literal, a table, a figure) makes the page scroll sideways."""
+    from playwright.sync_api import sync_playwright
+
+    wide = []
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        for path in toc_pages():
+            page.goto(f"{server}/{path}", wait_until="networkidle")
+            width = page.evaluate("document.documentElement.scrollWidth")
+            if width > 391:
+                wide.append(f"{path}: {width} px")
+        browser.close()
+    assert not wide, "pages wider than a 390 px phone:\n" + "\n".join(wide)
+
+
+def test_desktop_menu_button_collapses_the_sidebar_and_theme_button_changes_the_page(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, color_scheme="light")
+        page.goto(f"{server}/notebooks/ch01_background.html", wait_until="networkidle")
+        sidebar = page.locator(".bd-sidebar-primary")
+        assert sidebar.is_visible()
+        page.locator(".primary-toggle").first.click()
+        page.wait_for_function("() => document.querySelector('.bd-sidebar-primary').getBoundingClientRect().right <= 0",
+                               timeout=5000)
+        theme = page.evaluate("document.documentElement.dataset.theme")
+        page.locator(".theme-switch-button").first.click()
+        assert page.evaluate("document.documentElement.dataset.theme") != theme  # the first click shows a change
+        browser.close()
+
+
+def test_exercises_are_numbered_per_chapter(site):
+    for page in chapter_pages():
+        numbers = [int(n) for n in re.findall(r'<span class="caption-number">Exercise (\d+) ?</span>',
+                                              (site / page).read_text(encoding="utf-8"))]
+        numbers = list(dict.fromkeys(numbers))
+        if numbers:
+            assert numbers == list(range(1, len(numbers) + 1)), f"{page}: exercises numbered {numbers}"
+
+
+def test_download_page_serves_a_wheel_that_installs_into_a_fresh_venv(server, tmp_path):
+    """The wheel on the Get-the-code page installs into a new venv (no network) and `companion` imports."""
+    import sysconfig
+    import urllib.request
+    import venv
+    import zipfile
+
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page()
+        page.goto(f"{server}/book/get_the_code.html", wait_until="networkidle")
+        links = page.eval_on_selector_all("a.companion-download", "els => els.map(e => e.href)")
+        commands = page.locator("main pre").first.inner_text()
+        browser.close()
+    wheels = [url for url in links if url.endswith(".whl")]
+    zips = [url for url in links if url.endswith(".zip")]
+    assert len(wheels) == 1 and len(zips) == 1, links
+    wheel = tmp_path / wheels[0].rsplit("/", 1)[1]
+    wheel.write_bytes(urllib.request.urlopen(wheels[0]).read())
+    assert f"pip install {wheel.name}" in commands
+    notebooks = tmp_path / "notebooks.zip"
+    notebooks.write_bytes(urllib.request.urlopen(zips[0]).read())
+    with zipfile.ZipFile(notebooks) as archive:
+        assert sorted(archive.namelist()) == sorted(f"{page[:-5]}.ipynb" for page in chapter_pages())
+
+    env = tmp_path / "env"
+    venv.create(env, with_pip=False)  # pip runs from this interpreter, installing into the new venv
+    python = env / "bin" / "python"
+    site_packages = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                        capture_output=True, text=True, check=True).stdout.strip())
+    # The dependencies (torch, numpy, ...) come from this interpreter's environment, seen through a
+    # .pth file, so pip resolves them without a network; the package itself comes only from the wheel.
+    (site_packages / "outer.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("PIP_")}
+    clean["PIP_CONFIG_FILE"] = os.devnull  # no site-wide index or wheel folder: the wheel alone
+    install = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-index",
+                              "--disable-pip-version-check", str(wheel)],
+                             capture_output=True, text=True, env=clean, cwd=tmp_path)
+    assert install.returncode == 0, install.stdout + install.stderr
+    probe = ("import companion, companion.prune, companion.quant, companion.plots, companion.checks; "
+             "print(companion.__file__)")
+    result = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, env=clean, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert Path(result.stdout.strip()).is_relative_to(site_packages), result.stdout
+
+
+def test_no_figure_text_under_9px_at_1280px(server, site):
+    """Every figure's smallest font (recorded in its PNG by companion.plots) shows at >= 9 CSS px."""
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    from companion.plots import MIN_FONT_KEY, MIN_TEXT_PX
+
+    problems, figures = [], 0
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        for path in chapter_pages():
+            page.goto(f"{server}/{path}", wait_until="networkidle")
+            images = page.eval_on_selector_all(
+                "main .cell_output img",
+                "els => els.map(e => ({src: e.getAttribute('src'), shown: e.getBoundingClientRect().width,"
+                " natural: e.naturalWidth}))")
+            for image in images:
+                figures += 1
+                png = Image.open(site / Path(path).parent / image["src"])
+                if MIN_FONT_KEY not in png.info:
+                    problems.append(f"{path}: {image['src']} was not drawn through companion.plots.use_style()")
+                    continue
+                points = float(png.info[MIN_FONT_KEY])
+                px = points * png.info["dpi"][0] / 72 * image["shown"] / image["natural"]
+                if px < MIN_TEXT_PX - 0.05:
+                    problems.append(f"{path}: {image['src']} has {points} pt text shown at {px:.1f} px")
+        browser.close()
+    assert figures, "no figures found"
+    assert not problems, "\n".join(problems)
+
+
+def test_faq_links_resolve_to_sections_in_a_real_browser(server):
+    """Every FAQ link into the book opens its page, and a link to a section lands on an element with that id."""
+    from playwright.sync_api import sync_playwright
+
+    problems = []
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page()
+        page.goto(f"{server}/book/faq.html", wait_until="networkidle")
+        questions = page.locator("article h3").count()
+        links = page.eval_on_selector_all("article a.reference.internal", "els => els.map(e => e.href)")
+        assert questions >= 13, f"the FAQ has {questions} questions"
+        targets: dict[str, set[str]] = {}
+        for url in links:
+            address, _, fragment = url.partition("#")
+            if not address.endswith("/book/faq.html") and "/references.html" not in address:
+                targets.setdefault(address, set()).add(fragment)
+        assert len(targets) >= 8, f"the FAQ links only {sorted(targets)}"
+        for address, fragments in sorted(targets.items()):
+            response = page.goto(address, wait_until="domcontentloaded")
+            if response is None or not response.ok:
+                problems.append(f"{address}: HTTP {response.status if response else 'no response'}")
+                continue
+            problems += [f"{address}#{f}: no element with that id" for f in sorted(fragments - {""})
+                         if page.locator(f"[id='{f}']").count() != 1]
+        browser.close()
+    assert not problems, "\n".join(problems)

@@ -9,7 +9,10 @@ import check_cases_measure
 import check_cases_optim
 import check_cases_prune
 import check_cases_quant
+import check_cases_speech
 import check_cases_structured
+import check_cases_summary
+import check_cases_text
 from companion.checks import assert_close, assert_equal, exercise
 
 
@@ -42,7 +45,9 @@ def test_assert_helpers():
 
 # Each chapter's module lists (check, right answer, wrong answer) triples; every check appears at least once.
 CASES = [case for topic in (check_cases_measure, check_cases_optim, check_cases_quant, check_cases_lowbit,
-                            check_cases_prune, check_cases_structured, check_cases_compress, check_cases_image)
+                            check_cases_prune, check_cases_structured, check_cases_compress, check_cases_text,
+                            check_cases_speech, check_cases_summary,
+                            check_cases_image)
          for case in topic.CASES]
 CHECKS = list(dict.fromkeys(check for check, _, _ in CASES))
 

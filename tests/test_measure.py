@@ -146,3 +146,27 @@ def test_accuracy_counts_correct_predictions_like_a_hand_loop():
     assert model.training  # the mode is restored
     with pytest.raises(ValueError, match="empty"):
         measure.accuracy(model, [])
+
+
+def test_latency_in_cpu_time_needs_one_thread():
+    result = measure.latency(MLP(), torch.zeros(4, 64), threads=1, min_run_time=0.05, cpu_time=True)
+    assert result.median_ms > 0 and result.threads == 1
+    with pytest.raises(ValueError, match="threads=1"):
+        measure.latency(MLP(), torch.zeros(4, 64), threads=2, min_run_time=0.05, cpu_time=True)
+
+
+def test_activation_bytes_are_input_plus_output_per_layer_and_views_add_nothing():
+    from companion.measure import activation_bytes_by_layer, peak_activation_bytes
+
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(256, 10))
+    x = torch.randn(1, 1, 8, 8)
+    # Worked by hand: conv reads 64 floats and writes 256; ReLU reads and writes 256; Flatten is a view
+    # of its input; Linear reads 256 and writes 10 (4 bytes each).
+    assert activation_bytes_by_layer(model, x) == {"0": 4 * (64 + 256), "1": 4 * 512, "2": 4 * 256, "3": 4 * 266}
+    assert peak_activation_bytes(model, x) == 2048
+    in_place = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(inplace=True))
+    assert activation_bytes_by_layer(in_place, x)["1"] == 4 * 256
+    assert peak_activation_bytes(model, torch.randn(3, 1, 8, 8)) == 3 * 2048  # grows with the batch
+    int8 = nn.Sequential(nn.Flatten())
+    assert peak_activation_bytes(int8, torch.zeros(2, 5, dtype=torch.int8)) == 10
+    assert peak_activation_bytes(nn.Linear(64, 3), x.flatten(1)) == 4 * (64 + 3)  # a bare layer is its own leaf

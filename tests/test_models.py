@@ -38,3 +38,16 @@ def test_build_by_name_and_errors():
         models.ResNet(stem="huge")
     with pytest.raises(ValueError, match="size"):
         models.SmallCNN(size=7)
+
+
+def test_dscnn_shape_parameters_and_depthwise_layers():
+    from companion.models import DSCNN
+
+    model = DSCNN()
+    # 64·40 (10×4 conv) + 4·(64·9 + 64·64) (depthwise + pointwise) + 64·10 + 10 (classifier) + 9·2·64 (BatchNorm)
+    assert sum(p.numel() for p in model.parameters()) == 2560 + 4 * (576 + 4096) + 650 + 9 * 128 == 23_050
+    assert model(torch.randn(3, 1, 51, 20)).shape == (3, 10)
+    depthwise = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.groups > 1]
+    assert len(depthwise) == 4 and all(m.groups == m.in_channels == 64 for m in depthwise)
+    with pytest.raises(ValueError, match="channels"):
+        DSCNN(channels=0)

@@ -1,9 +1,10 @@
 """Rules every chapter notebook follows; nbval (``pytest --nbval-lax notebooks``) runs their cells."""
 import copy
+import re
 
 import pytest
 
-from notebook_rules import NOTEBOOKS, cells_with_outputs, exercises, load, markdown, solutions
+from notebook_rules import NOTEBOOKS, cells_with_outputs, code_cells, exercises, load, markdown, solutions
 
 IDS = [p.stem for p in NOTEBOOKS]
 
@@ -45,3 +46,29 @@ def test_exercises_have_solutions_that_pass_their_self_checks(path, capsys):
         assert "check_" in code, "a solution ends by calling its self-check"
         exec(compile(code, f"<solution in {path.name}>", "exec"), {})  # an AssertionError fails the test
         assert "correct" in capsys.readouterr().out
+
+
+# Chapters 3.2–3.5 put the code of every technique they derive on the page with companion.show.
+SHOWN = {
+    "ch03_2_quantization_int8": ["calc_qparams", "quantize", "quantize_unchecked", "MinMaxObserver",
+                                 "quantize_weight_int8", "DynamicQuantLinear.forward", "fold_conv_bn",
+                                 "quantize_multiplier", "requantize", "IntLinear.quantize_from",
+                                 "IntLinear.requantize_accumulator", "IntConv2d.forward"],
+    "ch03_3_quantization_low_bit": ["quantize_uniform", "binarize", "ternarize", "fake_quantize", "LSQFakeQuant",
+                                    "kmeans_quantize", "centroid_gradients", "SharedWeight", "pack", "allocate_bits"],
+    "ch03_4_pruning_weights": ["cp.smallest_mask", "cp.prune_by_scores", "cp.apply_mask", "cp.global_magnitude",
+                               "cp.agp_sparsity", "cp.GradualPruner.__call__", "cp.to_csr", "cp.nm_mask",
+                               "cp.find_ticket"],
+    "ch03_5_pruning_neurons": ["dead_units", "weight_norm", "taylor", "group_scores", "dependency_groups",
+                               "shrink_outputs", "shrink_norm", "shrink_inputs", "remove_units",
+                               "ratios_from_sensitivity"],
+}
+
+
+@pytest.mark.parametrize("chapter", sorted(SHOWN))
+def test_chapter_shows_the_code_it_derives(chapter):
+    path = next(p for p in NOTEBOOKS if p.stem == chapter)
+    shown = set(re.findall(r"^show\(([\w.]+)\)$", "\n".join(code_cells(load(path))), re.M))
+    missing = [name for name in SHOWN[chapter] if name not in shown]
+    assert not missing, f"{path.name} does not show the source of {missing}"
+    assert len(shown) >= 9

@@ -143,3 +143,33 @@ def test_empty_integer_ranges_are_rejected():
         affine.calc_qparams(-1.0, 1.0, qmin=5, qmax=5)
     with pytest.raises(ValueError, match="qmin must be below qmax"):
         affine.quantize(torch.zeros(3), 0.1, 0, qmin=10, qmax=-10)
+
+
+def test_quantize_weight_int8_matches_torch_per_channel_symmetric_observer():
+    import warnings
+
+    from torch.ao.quantization import PerChannelMinMaxObserver
+
+    torch.manual_seed(0)
+    weight = torch.randn(6, 3, 2, 2) * torch.logspace(-2, 1, 6).reshape(-1, 1, 1, 1)
+    q_w, scale = affine.quantize_weight_int8(weight)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        observer = PerChannelMinMaxObserver(ch_axis=0, dtype=torch.qint8, qscheme=torch.per_channel_symmetric)
+        observer(weight)
+        torch_scale, torch_zero = observer.calculate_qparams()
+        torch_codes = torch.quantize_per_channel(weight, torch_scale, torch_zero, 0, torch.qint8).int_repr()
+    assert torch.equal(scale, torch_scale.float()) and not torch_zero.any()
+    assert q_w.dtype == torch.int8 and torch.equal(q_w, torch_codes)
+    shared, shared_scale = affine.quantize_weight_int8(weight, per_channel=False)
+    assert shared_scale.shape == (6,) and bool((shared_scale == shared_scale[0]).all())
+    assert float(shared_scale[0]) == pytest.approx(float(weight.abs().max()) / 127.5)
+
+
+def test_minmax_qparams_per_tensor_and_along_an_axis():
+    x = torch.tensor([[-1.0, 2.0, 0.5], [0.0, 4.0, 3.0]])
+    scale, zero = affine.minmax_qparams(x, 0, 255)
+    assert torch.equal(scale, affine.calc_qparams(-1.0, 4.0, 0, 255)[0])
+    scale, zero = affine.minmax_qparams(x, 0, 255, axis=1)
+    expected = affine.calc_qparams(torch.tensor([-1.0, 2.0, 0.5]), torch.tensor([0.0, 4.0, 3.0]), 0, 255)
+    assert torch.equal(scale, expected[0]) and torch.equal(zero, expected[1])

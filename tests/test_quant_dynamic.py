@@ -80,4 +80,19 @@ def test_activation_qparams_equal_calc_qparams_exactly():
     for lo, hi in ranges.sort(dim=1).values:
         scale, zero = activation_qparams(lo, hi)
         ref_scale, ref_zero = calc_qparams(lo, hi, -128, 127)
-        assert torch.equal(scale, ref_scale) and torch.equal(zero, ref_zero), (lo, hi)
+        assert scale == float(ref_scale) and zero == int(ref_zero), (lo, hi)
+
+
+def test_dynamic_forward_equals_the_affine_formulas_step_by_step():
+    """The fast forward pass computes exactly the documented steps: quantize, int8 GEMM, rescale."""
+    from companion.quant.affine import quantize
+
+    torch.manual_seed(4)
+    linear = nn.Linear(48, 24).eval()
+    module = DynamicQuantLinear.from_float(linear)
+    x = torch.randn(40, 48) * 3 - 1
+    scale, zero = calc_qparams(*torch.aminmax(x), -128, 127)
+    q_x = quantize(x, scale, zero)
+    acc = q_x.long() @ module.weight_int8.long().t()                       # exact integer GEMM
+    expected = scale * module.weight_scale * (acc - zero * module.weight_int8.long().sum(dim=1)).float() + linear.bias
+    torch.testing.assert_close(module(x), expected.detach(), rtol=1e-5, atol=1e-5)

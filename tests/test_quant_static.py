@@ -50,8 +50,62 @@ def test_int_conv_is_within_one_code_of_float_conv_with_padding_and_stride():
     got = module(q_x)
     assert got.shape == expected.shape and int((got.float() - expected).abs().max()) <= 1
     assert int(module(q_x.clone()).ne(got).sum()) == 0
-    with pytest.raises(TypeError, match="groups=1"):
-        IntConv2d.from_float(nn.Conv2d(4, 4, 3, groups=2), in_q, out_q)
+    with pytest.raises(TypeError, match="zero padding"):
+        IntConv2d.from_float(nn.Conv2d(4, 4, 3, padding=1, padding_mode="reflect"), in_q, out_q)
+
+
+@pytest.mark.parametrize("in_channels, out_channels, groups", [(8, 8, 8), (8, 16, 8), (6, 4, 2)])
+def test_grouped_and_depthwise_int_conv_match_torch_conv(in_channels, out_channels, groups):
+    """Oracle: F.conv2d with groups on the dequantized codes and weights, rounded to the output grid."""
+    torch.manual_seed(5)
+    conv = nn.Conv2d(in_channels, out_channels, 3, stride=(2, 1), padding=1, groups=groups)
+    in_q, out_q = _qparams(0.03, -4), _qparams(0.02, 6)
+    module = IntConv2d.from_float(conv, in_q, out_q, relu=True)
+    q_x = torch.randint(-128, 128, (3, in_channels, 9, 6), dtype=torch.int8)
+    w_hat = dequantize(module.weight_int8, module.weight_scale, torch.zeros(out_channels, dtype=torch.int32), axis=0)
+    y = F.relu(F.conv2d(dequantize(q_x, *in_q), w_hat, conv.bias.detach(), stride=(2, 1), padding=1, groups=groups))
+    expected = _reference_codes(y, 0.02, 6, True)
+    got = module(q_x)
+    assert got.dtype == torch.int8 and got.shape == expected.shape
+    assert int((got.float() - expected).abs().max()) <= 1
+    assert float((got.float() != expected).float().mean()) < 0.01
+    with pytest.raises(ValueError, match="groups must be a positive divisor"):
+        IntConv2d(6, 4, 3, groups=4)
+
+
+def test_int_avg_pool_is_the_rounded_mean_code():
+    from companion.quant.static import IntAvgPool2d
+
+    torch.manual_seed(6)
+    q = torch.randint(-128, 128, (4, 5, 7, 3), dtype=torch.int8)
+    got = IntAvgPool2d()(q)
+    expected = torch.floor(q.double().mean(dim=(2, 3), keepdim=True) + 0.5)  # round half up
+    assert got.dtype == torch.int8 and torch.equal(got.double(), expected)
+    # In real numbers: within half a step of the float average pool of the dequantized codes.
+    error = dequantize(got, 0.1, 3) - F.adaptive_avg_pool2d(dequantize(q, 0.1, 3), 1)
+    assert float(error.abs().max()) <= 0.05 + 1e-6
+    with pytest.raises(TypeError, match="global average pooling"):
+        quantize_static(nn.Sequential(nn.Conv2d(1, 2, 3), nn.AdaptiveAvgPool2d(2)), [torch.randn(2, 1, 6, 6)])
+
+
+def test_depthwise_separable_cnn_converts_to_integer_only_and_tracks_float():
+    from companion.models import DSCNN
+
+    torch.manual_seed(7)
+    model = DSCNN(channels=16, blocks=2)
+    with torch.no_grad():  # non-trivial BatchNorm statistics, as after training
+        for bn in (m for m in model.modules() if isinstance(m, nn.BatchNorm2d)):
+            bn.running_mean.uniform_(-0.2, 0.2)
+            bn.running_var.uniform_(0.5, 2.0)
+    model.eval()
+    x = torch.randn(64, 1, 51, 20)
+    quantized = quantize_static(model, [x[:32]])
+    assert {type(m).__name__ for m in quantized.layers} == {"IntConv2d", "IntAvgPool2d", "IntFlatten", "IntLinear"}
+    assert any(m.groups == 16 for m in quantized.layers if isinstance(m, IntConv2d))
+    with torch.no_grad():
+        float_out, int_out = model(x), quantized(x)
+    relative = float((int_out - float_out).norm() / float_out.norm())
+    assert relative < 0.1, relative
 
 
 @pytest.mark.parametrize("name, image", [("digits-mlp", False), ("digits-cnn", True)])
@@ -116,3 +170,21 @@ def test_int_max_pool_commutes_with_dequantization():
         assert torch.equal(got, expected)
     with pytest.raises(TypeError, match="ceil_mode"):
         quantize_static(nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2, ceil_mode=True)), [torch.randn(2, 1, 6, 6)])
+
+
+def test_four_bit_weights_stay_on_their_grid_and_match_the_float_oracle():
+    torch.manual_seed(8)
+    conv = nn.Conv2d(4, 6, 3, padding=1)
+    in_q, out_q = _qparams(0.03, 2), _qparams(0.05, -1)
+    module = IntConv2d.from_float(conv, in_q, out_q, weight_bits=4)
+    assert int(module.weight_int8.min()) >= -8 and int(module.weight_int8.max()) <= 7
+    # The per-channel scale is max|w| / 7.5: the largest weight of each channel lands on code ±7 or −8.
+    expected_scale = conv.weight.detach().abs().flatten(1).amax(dim=1) / 7.5
+    assert torch.allclose(module.weight_scale, expected_scale)
+    q_x = torch.randint(-128, 128, (2, 4, 5, 5), dtype=torch.int8)
+    w_hat = dequantize(module.weight_int8, module.weight_scale, torch.zeros(6, dtype=torch.int32), axis=0)
+    y = F.conv2d(dequantize(q_x, *in_q), w_hat, conv.bias.detach(), padding=1)
+    assert int((module(q_x).float() - _reference_codes(y, 0.05, -1, False)).abs().max()) <= 1
+    for bad in (1, 9, 4.0):
+        with pytest.raises(ValueError, match="weight_bits"):
+            IntLinear.from_float(nn.Linear(3, 2), in_q, out_q, weight_bits=bad)

@@ -141,7 +141,7 @@ def test_other_bad_removals():
     model, x = SmallCNN(), torch.zeros(1, 1, 8, 8)
     with pytest.raises(ValueError, match="layer 'fc' is not a prunable layer"):
         remove_units(model, x, {"fc": [0]})
-    with pytest.raises(ValueError, match="layer 'conv1' has 16 units; cannot remove units \\[16\\]"):
+    with pytest.raises(ValueError, match="units of layer 'conv1' must be indices in \\[0, 15\\] \\(16 units\\), got \\[16\\]"):
         remove_units(model, x, {"conv1": [16]})
     with pytest.raises(ValueError, match="head no prunable group"):
         prune_channels(model, x, {"bn1": 0.5}, group_scores(model, x, "l1"))

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -123,3 +125,43 @@ def test_training_ignores_and_restores_the_callers_thread_count(monkeypatch):
     torch.set_num_threads(before)
     for name in results[0]:
         assert torch.equal(results[0][name], results[1][name]), name
+
+
+def test_cached_result_computes_once_per_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("COMPANION_CACHE_DIR", str(tmp_path))
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return [{"accuracy": 0.5, "control": float("nan")}]
+
+    first = train.cached_result("tickets", {"epochs": 3}, compute)
+    second = train.cached_result("tickets", {"epochs": 3}, compute)
+    assert len(calls) == 1 and first[0]["accuracy"] == second[0]["accuracy"] == 0.5
+    assert second[0]["control"] != second[0]["control"]  # NaN survives the round trip
+    train.cached_result("tickets", {"epochs": 4}, compute)
+    assert len(calls) == 2 and len(list(tmp_path.glob("tickets-*.json"))) == 2
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_cached_result_rejects_bad_input(tmp_path, monkeypatch):
+    monkeypatch.setenv("COMPANION_CACHE_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match="name"):
+        train.cached_result("../escape", {}, lambda: 1)
+    with pytest.raises(TypeError, match="settings"):
+        train.cached_result("ok", [1], lambda: 1)
+    with pytest.raises(TypeError, match="JSON"):
+        train.cached_result("ok", {}, lambda: object())
+    assert not list(tmp_path.glob("*.json"))
+
+
+def test_finetune_is_adam_with_cosine_decay_to_zero():
+    splits = data.digits()
+    torch.manual_seed(0)
+    model = MLP(hidden=(8,))
+    history = train.finetune(model, splits.loader("train", 256), 4, lr=0.01, seed=0, progress=False)
+    assert [round(h["lr"], 6) for h in history] == [0.01, round(0.01 * (1 + math.cos(math.pi / 4)) / 2, 6), 0.005,
+                                                    round(0.01 * (1 + math.cos(3 * math.pi / 4)) / 2, 6)]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    with pytest.raises(ValueError, match="optimizer"):
+        train.finetune(model, splits.loader("train", 256), 1, optimizer="lbfgs")

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import math
-import warnings
 
 import torch
 from torch import nn
 
 from .. import measure
+from ..prune.sparse import quiet_sparse_beta
 from . import assert_close, assert_equal, exercise
 
 __all__ = ["check_linear_macs", "check_conv2d_macs", "check_model_bytes", "check_sparsity", "check_pareto_front", "check_torch_csr_bytes"]
@@ -69,8 +69,7 @@ def check_torch_csr_bytes(csr_storage_bytes) -> None:
     torch.manual_seed(0)
     for rows, cols, density in [(8, 12, 0.5), (300, 64, 0.1), (10, 100, 1.0), (5, 5, 0.0)]:
         weight = torch.randn(rows, cols) * (torch.rand(rows, cols) < density)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        with quiet_sparse_beta():
             csr = weight.to_sparse_csr()
         # numel × element size: the arrays' own entries (their storage may be a larger shared buffer).
         expected = sum(t.numel() * t.element_size() for t in (csr.values(), csr.col_indices(), csr.crow_indices()))

@@ -14,7 +14,6 @@ Functions ending in ``_`` modify their tensors in place, as in PyTorch. :class:`
 """
 from __future__ import annotations
 
-import math
 from typing import Iterable
 
 import torch
@@ -35,7 +34,11 @@ def weight_tensors(model: nn.Module) -> list[torch.Tensor]:
 
 @torch.no_grad()
 def clamp_weights_(tensors: torch.Tensor | Iterable[torch.Tensor], low: float, high: float) -> None:
-    """Clamp every element of ``tensors`` into ``[low, high]`` in place."""
+    """Clamp every element of ``tensors`` into ``[low, high]`` in place.
+
+    Inputs and errors: ``low ≤ high`` (``ValueError`` otherwise, NaN included); ``tensors`` is one tensor
+    or an iterable of them, modified in place.
+    """
     if not low <= high:
         raise ValueError(f"low must be ≤ high, got low={low}, high={high}")
     for tensor in _as_list(tensors):
@@ -47,6 +50,9 @@ def max_norm_(tensors: torch.Tensor | Iterable[torch.Tensor], max_norm: float) -
     """Rescale in place each row ``w[j]`` (one output neuron's weights) whose L2 norm exceeds ``max_norm``.
 
     Rows already inside the ball are left as they are; the others are scaled onto its surface.
+
+    Inputs and errors: ``max_norm`` > 0 (``ValueError``, NaN included); every tensor needs ≥ 2
+    dimensions (``ValueError``); all-zero rows stay zero.
     """
     if not max_norm > 0:
         raise ValueError(f"max_norm must be > 0, got {max_norm}")
@@ -61,21 +67,35 @@ def max_norm_(tensors: torch.Tensor | Iterable[torch.Tensor], max_norm: float) -
 
 @torch.no_grad()
 def clip_grad_norm_(parameters: torch.Tensor | Iterable[torch.Tensor], max_norm: float,
-                    norm_type: float = 2.0) -> torch.Tensor:
+                    norm_type: float | str = 2.0, error_if_nonfinite: bool = False) -> torch.Tensor:
     """Scale all gradients together so their joint ``norm_type``-norm is at most ``max_norm``; return the norm before.
 
     The joint norm is $\\lVert (\\lVert g_1 \\rVert_p, \\lVert g_2 \\rVert_p, \\dots) \\rVert_p$ (``p = inf``:
     the largest absolute entry). Gradients are multiplied by $\\min(1, c / (\\lVert g \\rVert_p + 10^{-6}))$.
+
+    Inputs and errors (as ``torch.nn.utils.clip_grad_norm_``): ``norm_type`` is a number > 0 or
+    anything ``float()`` reads as one, such as ``'inf'`` (``ValueError`` otherwise); ``max_norm`` must be
+    > 0. Parameters without a gradient are skipped; with none, the norm is 0. If the total norm is NaN or
+    Inf, ``error_if_nonfinite=True`` raises ``RuntimeError`` and leaves the gradients as they were; with
+    the default ``False`` the gradients are scaled anyway, exactly as PyTorch does (Inf entries become
+    NaN), so check the returned norm.
     """
     if not max_norm > 0:
         raise ValueError(f"max_norm must be > 0, got {max_norm}")
-    if not (norm_type > 0 or norm_type == math.inf):
+    try:
+        norm_type = float(norm_type)
+    except (TypeError, ValueError):
+        raise ValueError(f"norm_type must be a number > 0 or 'inf', got {norm_type!r}") from None
+    if not norm_type > 0:
         raise ValueError(f"norm_type must be > 0 or inf, got {norm_type}")
     grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
     if not grads:
         return torch.tensor(0.0)
     norms = torch.stack([torch.linalg.vector_norm(g, norm_type) for g in grads])
     total = torch.linalg.vector_norm(norms, norm_type)
+    if error_if_nonfinite and not bool(torch.isfinite(total)):
+        raise RuntimeError(f"the total norm of order {norm_type} of the gradients is non-finite ({float(total)}), "
+                           "so it cannot be clipped; pass error_if_nonfinite=False to scale them anyway")
     coefficient = (max_norm / (total + 1e-6)).clamp(max=1.0)
     for grad in grads:
         grad.mul_(coefficient)
@@ -84,7 +104,11 @@ def clip_grad_norm_(parameters: torch.Tensor | Iterable[torch.Tensor], max_norm:
 
 @torch.no_grad()
 def clip_grad_value_(parameters: torch.Tensor | Iterable[torch.Tensor], clip_value: float) -> None:
-    """Clamp every gradient entry into ``[-clip_value, clip_value]`` in place."""
+    """Clamp every gradient entry into ``[-clip_value, clip_value]`` in place.
+
+    Inputs and errors: ``clip_value`` > 0 (``ValueError``, NaN included); parameters without a gradient
+    are skipped. NaN entries stay NaN, as in ``torch.nn.utils.clip_grad_value_``.
+    """
     if not clip_value > 0:
         raise ValueError(f"clip_value must be > 0, got {clip_value}")
     for param in _as_list(parameters):

@@ -28,7 +28,7 @@ __all__ = ["SGD", "descend"]
 
 
 def _check_hyperparameters(lr: float, momentum: float, dampening: float, weight_decay: float,
-                           nesterov: bool) -> None:
+                           nesterov: bool, maximize: bool) -> None:
     if not lr >= 0:
         raise ValueError(f"lr must be ≥ 0, got {lr}")
     if not 0 <= momentum < 1:
@@ -40,6 +40,9 @@ def _check_hyperparameters(lr: float, momentum: float, dampening: float, weight_
     if nesterov and (momentum == 0 or dampening != 0):
         raise ValueError(f"nesterov=True needs momentum > 0 and dampening = 0, got momentum={momentum}, "
                          f"dampening={dampening}")
+    for name, flag in (("nesterov", nesterov), ("maximize", maximize)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be True or False, got {flag!r}")
 
 
 class SGD(torch.optim.Optimizer):
@@ -48,18 +51,26 @@ class SGD(torch.optim.Optimizer):
     Written from the update rule in this module's docstring (it never calls ``torch.optim.SGD``).
     Each parameter's momentum buffer lives in ``self.state[p]["momentum_buffer"]``, the same key
     ``torch.optim.SGD`` uses. Works with any ``torch.optim.lr_scheduler`` scheduler, which changes
-    ``param_groups[i]["lr"]`` between steps.
+    ``param_groups[i]["lr"]`` between steps. ``maximize=True`` ascends instead: g is replaced by −g
+    before the rule above, as in ``torch.optim.SGD``.
+
+    Inputs and errors: ``lr`` ≥ 0, ``momentum`` in [0, 1), ``dampening`` in [0, 1], ``weight_decay`` ≥ 0
+    and ``nesterov`` only with momentum > 0 and dampening 0, in the defaults and in every parameter
+    group (``ValueError`` naming the argument); ``nesterov`` and ``maximize`` must be bools
+    (``TypeError``). Sparse gradients and complex parameters are not supported (``TypeError`` at
+    ``step``).
     """
 
     def __init__(self, params: Iterable[torch.Tensor] | Iterable[dict], lr: float = 1e-3, momentum: float = 0.0,
-                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False) -> None:
-        _check_hyperparameters(lr, momentum, dampening, weight_decay, nesterov)
+                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
+                 maximize: bool = False) -> None:
+        _check_hyperparameters(lr, momentum, dampening, weight_decay, nesterov, maximize)
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                        nesterov=nesterov)
+                        nesterov=nesterov, maximize=maximize)
         super().__init__(params, defaults)
         for group in self.param_groups:  # groups may override the defaults: check them too
             _check_hyperparameters(group["lr"], group["momentum"], group["dampening"], group["weight_decay"],
-                                   group["nesterov"])
+                                   group["nesterov"], group["maximize"])
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor | None:
@@ -71,10 +82,14 @@ class SGD(torch.optim.Optimizer):
         for group in self.param_groups:
             lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
             weight_decay, nesterov = group["weight_decay"], group["nesterov"]
+            maximize = group.get("maximize", False)  # absent from states saved before it existed
             for param in group["params"]:
                 if param.grad is None:
                     continue
-                direction = param.grad
+                if param.grad.is_sparse or param.is_complex():
+                    raise TypeError("SGD here supports dense, real gradients only (got a sparse gradient or a "
+                                    "complex parameter)")
+                direction = -param.grad if maximize else param.grad
                 if weight_decay != 0:
                     direction = direction.add(param, alpha=weight_decay)
                 if momentum != 0:

@@ -23,13 +23,13 @@ from torch import nn
 from .. import measure
 from ..layers import WEIGHT_LAYERS
 
-__all__ = ["to_csr", "csr_bytes", "csr_state_dict", "csr_model_bytes", "save_csr", "load_csr", "SparseLinear",
+__all__ = ["quiet_sparse_beta", "to_csr", "csr_bytes", "csr_state_dict", "csr_model_bytes", "save_csr", "load_csr", "SparseLinear",
            "matmul_latency"]
 
 
 @contextlib.contextmanager
-def _quiet():
-    """Silence PyTorch's "sparse CSR support is in beta" notices, which say nothing about correctness."""
+def quiet_sparse_beta():
+    """Silence PyTorch's "sparse CSR support is in beta" notices (they say nothing about correctness), in a block."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta", category=UserWarning)
         warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled", category=UserWarning)
@@ -37,15 +37,20 @@ def _quiet():
 
 
 def to_csr(weight: torch.Tensor, index_dtype: torch.dtype = torch.int32) -> torch.Tensor:
-    """A 2-D tensor (a Conv weight is read as out × rest) in ``torch.sparse_csr`` layout with int32 (or int64) indices."""
+    """A 2-D tensor (a Conv weight is read as out × rest) in ``torch.sparse_csr`` layout with int32 (or int64) indices.
+
+    Inputs and errors: ``weight`` is a tensor with at least 2 dimensions (``TypeError``/``ValueError``
+    otherwise); empty matrices (0 rows or 0 columns) give an empty CSR tensor of the same shape.
+    ``index_dtype`` must be ``torch.int32`` or ``torch.int64`` (``ValueError``).
+    """
     if not isinstance(weight, torch.Tensor):
         raise TypeError(f"weight must be a tensor, got {type(weight).__name__}")
     if weight.dim() < 2:
         raise ValueError(f"CSR needs a matrix (≥ 2 dims), got shape {tuple(weight.shape)}")
     if index_dtype not in (torch.int32, torch.int64):
         raise ValueError(f"index_dtype must be torch.int32 or torch.int64, got {index_dtype}")
-    with _quiet():
-        csr = weight.detach().reshape(weight.shape[0], -1).to_sparse_csr()
+    with quiet_sparse_beta():
+        csr = weight.detach().reshape(weight.shape[0], math.prod(weight.shape[1:])).to_sparse_csr()
         return torch.sparse_csr_tensor(csr.crow_indices().to(index_dtype), csr.col_indices().to(index_dtype),
                                        csr.values(), csr.shape)
 
@@ -99,7 +104,7 @@ def load_csr(model: nn.Module, file) -> nn.Module:
         if key.endswith(".crow_indices"):
             base = key[: -len(".crow_indices")]
             shape = tuple(packed[f"{base}.shape"].tolist())
-            with _quiet():
+            with quiet_sparse_beta():
                 csr = torch.sparse_csr_tensor(packed[key].long(), packed[f"{base}.col_indices"].long(),
                                               packed[f"{base}.values"], (shape[0], math.prod(shape[1:])))
                 state[base] = csr.to_dense().reshape(shape)
@@ -130,7 +135,7 @@ class SparseLinear(nn.Module):
         return cls(to_csr(linear.weight), bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        with _quiet():
+        with quiet_sparse_beta():
             y = torch.sparse.mm(self.weight_csr, x.reshape(-1, self.in_features).t()).t()
         y = y if self.bias is None else y + self.bias
         return y.reshape(*x.shape[:-1], self.out_features)
@@ -151,5 +156,5 @@ def matmul_latency(weight: torch.Tensor, x: torch.Tensor, min_run_time: float = 
     csr = to_csr(weight)
     products = {"dense_ms": lambda inputs: torch.nn.functional.linear(inputs, weight),
                 "csr_ms": lambda inputs: torch.sparse.mm(csr, inputs.t())}
-    with _quiet():
+    with quiet_sparse_beta():
         return measure.interleaved_latency(products, x, threads=threads, rounds=rounds, min_run_time=min_run_time)

@@ -27,7 +27,7 @@ from typing import Callable, Mapping, Sequence
 import torch
 from torch import nn
 
-from .. import measure
+from .. import measure, validate
 from .dependency import DependencyGroup, dependency_groups
 from .masks import amount_to_count
 
@@ -45,10 +45,7 @@ def _resolve(groups: list[DependencyGroup], removals: Mapping[str, Sequence[int]
             raise ValueError(f"layer {layer!r} is not a prunable layer; prunable groups are named "
                              f"{[g.name for g in groups]}")
         group = by_layer[layer]
-        units = [int(u) for u in (units.tolist() if isinstance(units, torch.Tensor) else units)]
-        bad = [u for u in units if not 0 <= u < group.size]
-        if bad:
-            raise ValueError(f"layer {layer!r} has {group.size} units; cannot remove units {bad}")
+        units = validate.indices(units, group.size, f"the units of layer {layer!r}")
         chosen = plan.setdefault(group.name, (group, set()))[1]
         chosen.update(units)
         if len(chosen) == group.size:
@@ -115,10 +112,14 @@ def remove_units(model: nn.Module, example_input: torch.Tensor | None, removals:
 
     ``removals`` maps a layer name (a producer: ``'fc1'``, ``'conv2'``, ``'stages.1.0.conv1'``) to the
     indices of its output units to remove; the whole dependency group of that layer loses those
-    channels (see the module docstring). ``model`` itself is not modified. Raises ``ValueError`` for a
-    layer that cannot be pruned, an index out of range, or removing every unit of a layer.
-    ``groups`` (from :func:`~companion.prune.dependency.dependency_groups`, traced once by a caller
-    that prunes the same model many times) replaces the tracing on ``example_input``.
+    channels (see the module docstring). ``model`` itself is not modified. ``groups`` (from
+    :func:`~companion.prune.dependency.dependency_groups`, traced once by a caller that prunes the same
+    model many times) replaces the tracing on ``example_input``.
+
+    Inputs and errors: unit indices are integers (Python/NumPy ints or a 1-D integer tensor) in
+    [0, units); floats, bools and strings raise ``TypeError`` (``[1.7]`` is not unit 1, ``"01"`` is not
+    units 0 and 1). A layer that cannot be pruned, an index out of range, or removing every unit of a
+    layer raise ``ValueError``. Repeated indices count once.
     """
     plan = _resolve(_groups(model, example_input, groups), removals)
     pruned = copy.deepcopy(model)
@@ -140,7 +141,11 @@ def mask_units(model: nn.Module, example_input: torch.Tensor | None, removals: M
     """A copy of ``model`` with the same units zeroed instead of removed: same shapes, same cost.
 
     Zeroes the units' weight rows and biases in every producer of the group and their γ and β in every
-    BatchNorm, so each channel leaves its group as exactly 0 (for activations f with f(0) = 0).
+    BatchNorm, so each channel leaves its group as exactly 0 (for activations f with f(0) = 0). A
+    BatchNorm without γ and β (``affine=False``) gets the units' running mean set to 0 instead, so that
+    its output (0 − μ)/σ is 0 too (in training mode the batch mean of a zero channel is 0 already).
+
+    Inputs and errors: as :func:`remove_units`.
     """
     groups = _groups(model, example_input, groups)
     masked = copy.deepcopy(model)
@@ -149,9 +154,12 @@ def mask_units(model: nn.Module, example_input: torch.Tensor | None, removals: M
         for group, units in _resolve(groups, removals):
             index = torch.tensor(units)
             for name in group.producers + group.norms:
-                modules[name].weight[index] = 0
-                if modules[name].bias is not None:
-                    modules[name].bias[index] = 0
+                module = modules[name]
+                for tensor in (module.weight, module.bias):
+                    if tensor is not None:
+                        tensor[index] = 0
+                if name in group.norms and module.weight is None and module.running_mean is not None:
+                    module.running_mean[index] = 0
     return masked
 
 

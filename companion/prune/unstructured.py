@@ -20,7 +20,7 @@ from torch import nn
 from .masks import amount_to_count, apply_mask, check_prunable, effective_weight, get_mask, smallest_mask
 
 __all__ = ["prune_by_scores", "l1_unstructured", "random_unstructured", "global_magnitude", "nm_mask",
-           "is_nm_sparse", "nm_prune"]
+           "is_nm_sparse", "nm_prune", "nm_bits_per_weight"]
 
 
 def _masked_scores(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -146,3 +146,17 @@ def nm_prune(module: nn.Module, name: str = "weight", n: int = 2, m: int = 4) ->
     """N:M pruning of ``module.name`` in place (see :func:`nm_mask`); an earlier mask stays in force."""
     check_prunable(module, name)
     return apply_mask(module, name, nm_mask(effective_weight(module, name), n, m))
+
+
+def nm_bits_per_weight(value_bits: int, n: int = 2, m: int = 4) -> float:
+    """Stored bits per original weight of an N:M compressed matrix: (n/m) · (value_bits + ⌈log₂ m⌉).
+
+    The hardware format keeps the ``n`` surviving values of every group of ``m`` and, for each, its
+    position in the group as a ⌈log₂ m⌉-bit index: for 2:4 with 16-bit values, 9 bits per weight against
+    16 dense (NVIDIA's sparse tensor cores store fp16/bf16 this way, 8-bit values likewise). ``value_bits``
+    is a positive integer; ``n`` and ``m`` as for :func:`nm_mask`.
+    """
+    _check_nm(n, m)
+    if isinstance(value_bits, bool) or not isinstance(value_bits, int) or value_bits < 1:
+        raise ValueError(f"value_bits must be a positive integer, got {value_bits!r}")
+    return n / m * (value_bits + (m - 1).bit_length())

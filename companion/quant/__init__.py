@@ -13,17 +13,19 @@
 Chapter 3.3 (below 8 bits): :mod:`~companion.quant.lowbit` (uniform, binary, ternary),
 :mod:`~companion.quant.kmeans` (weight sharing), :mod:`~companion.quant.packing` (bit packing),
 :mod:`~companion.quant.qat` (quantization-aware training), :mod:`~companion.quant.mixed` (mixed precision).
+Chapter 7 (trends): :mod:`~companion.quant.fp8` (scaled FP8 casts).
 
 Export policy (the same in :mod:`companion.prune`): every module lists its public names in
 ``__all__`` and this package re-exports all of them, so ``from companion.quant import X`` works for
 every public ``X``; names starting with ``_`` stay inside their module.
 """
 from ..layers import fold_batchnorm, fold_conv_bn
-from . import affine, baselines, dynamic, fixed_point, intmm, kmeans, lowbit, mixed, observers, packing, qat, serialize, static
+from . import affine, baselines, dynamic, fixed_point, fp8, intmm, kmeans, lowbit, mixed, observers, packing, qat, serialize, static
 from .affine import *  # noqa: F401,F403
 from .baselines import *  # noqa: F401,F403
 from .dynamic import *  # noqa: F401,F403
 from .fixed_point import *  # noqa: F401,F403
+from .fp8 import *  # noqa: F401,F403
 from .intmm import *  # noqa: F401,F403
 from .kmeans import *  # noqa: F401,F403
 from .lowbit import *  # noqa: F401,F403
@@ -38,5 +40,5 @@ from .static import *  # noqa: F401,F403
 fuse_conv_bn = fold_batchnorm
 
 MODULES = (affine, observers, intmm, fixed_point, dynamic, static, serialize, baselines, lowbit, kmeans, packing, qat,
-           mixed)
+           mixed, fp8)
 __all__ = [name for module in MODULES for name in module.__all__] + ["fold_batchnorm", "fold_conv_bn", "fuse_conv_bn"]

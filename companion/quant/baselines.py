@@ -17,15 +17,29 @@ from typing import Iterable
 import torch
 from torch import nn
 
-__all__ = ["quiet_deprecations", "torch_ao_dynamic", "torch_ao_static", "torchao_quantize", "linear_latency_table"]
+__all__ = ["quiet_deprecations", "quiet_torchao", "torch_ao_dynamic", "torch_ao_static", "torchao_quantize", "linear_latency_table"]
 
 
 @contextmanager
 def quiet_deprecations():
-    """Silence the deprecation warnings of ``torch.ao.quantization`` and quantized dtypes, by message."""
+    """Silence the deprecation warnings of ``torch.ao.quantization`` and quantized dtypes, by message, in a block."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*(deprecat|torch\.ao\.quantization).*")
         yield
+
+
+@contextmanager
+def quiet_torchao():
+    """Quieten the loader messages torchao's import logs to stderr (its and ``torch.utils._pytree``'s loggers)."""
+    loggers = [logging.getLogger(name) for name in ("torchao", "torch.utils._pytree")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def torch_ao_dynamic(model: nn.Module) -> nn.Module:
@@ -65,25 +79,26 @@ def torchao_quantize(model: nn.Module, config: str = "int8_dynamic") -> nn.Modul
 
     ``config``: ``"int8_dynamic"`` (Int8DynamicActivationInt8WeightConfig) or ``"int8_weight_only"``.
     """
-    for name in ("torchao", "torch.utils._pytree"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    from torchao.quantization import Int8DynamicActivationInt8WeightConfig, Int8WeightOnlyConfig, quantize_
+    with quiet_torchao():
+        from torchao.quantization import Int8DynamicActivationInt8WeightConfig, Int8WeightOnlyConfig, quantize_
 
     configs = {"int8_dynamic": Int8DynamicActivationInt8WeightConfig, "int8_weight_only": Int8WeightOnlyConfig}
     if config not in configs:
         raise ValueError(f"config must be one of {sorted(configs)}, got {config!r}")
     copied = copy.deepcopy(model).eval()
-    quantize_(copied, configs[config]())
+    with quiet_torchao():
+        quantize_(copied, configs[config]())
     return copied
 
 
 def linear_latency_table(features: int = 1024, batches=(1, 64), threads: int | None = None,
-                         min_run_time: float = 0.5, rounds: int = 3) -> list[dict]:
+                         min_run_time: float = 0.5, rounds: int = 3, cpu_time: bool = False) -> list[dict]:
     """Median latency of one features×features Linear: fp32, companion int8, torch.ao, torchao, one run.
 
     The implementations are timed side by side with :func:`companion.measure.interleaved_latency`,
     ``rounds`` rounds of ``min_run_time / rounds`` seconds each, so that a burst of load on a shared
-    machine hits all of them rather than one. One row per (batch, implementation) with the speed-up
+    machine hits all of them rather than one. ``cpu_time=True`` (one thread only) times the thread's
+    CPU time instead of wall-clock time (see :func:`companion.measure.latency`). One row per (batch, implementation) with the speed-up
     over fp32 and the time relative to torch.ao.
     """
     from ..measure import interleaved_latency
@@ -99,7 +114,7 @@ def linear_latency_table(features: int = 1024, batches=(1, 64), threads: int | N
     with quiet_deprecations():
         for batch in batches:
             times = interleaved_latency(models, torch.randn(batch, features), threads=threads, rounds=rounds,
-                                        min_run_time=min_run_time / rounds)
+                                        min_run_time=min_run_time / rounds, cpu_time=cpu_time)
             for name, ms in times.items():
                 rows.append({"batch": batch, "implementation": name, "median ms": ms,
                              "speed-up vs fp32": times["fp32 nn.Linear"] / ms,

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from ..layers import set_submodule, weight_layers
-from .lowbit import QuantizedWeight, _check_weight
+from .lowbit import QuantizedWeight, check_weight
 
 __all__ = ["KMEANS_BITS", "KMeansWeight", "kmeans_quantize", "centroid_gradients", "SharedWeight",
            "share_weights", "shared_weights"]
@@ -69,7 +69,7 @@ def kmeans_quantize(weight: torch.Tensor, bits: int, iterations: int = 30, tol: 
         raise ValueError(f"bits must be an integer in [1, 8] for k-means, got {bits!r}")
     if not isinstance(iterations, int) or iterations < 0:
         raise ValueError(f"iterations must be an integer ≥ 0, got {iterations!r}")
-    _check_weight(weight)
+    check_weight(weight)
     values = weight.detach().reshape(-1).to(torch.float64)
     clusters = 2 ** bits
     if clusters > values.numel():

@@ -28,7 +28,7 @@ from torch import nn
 from ..layers import weight_layers
 from . import affine
 
-__all__ = ["UNIFORM_BITS", "QuantizedWeight", "UniformWeight", "BinaryWeight", "TernaryWeight", "quantize_uniform",
+__all__ = ["UNIFORM_BITS", "check_weight", "QuantizedWeight", "UniformWeight", "BinaryWeight", "TernaryWeight", "quantize_uniform",
            "fake_quantize_uniform", "binarize", "ternarize", "fake_binarize", "fake_ternarize",
            "quantize_weights"]
 
@@ -101,7 +101,8 @@ class TernaryWeight(QuantizedWeight):
         return {"alpha": self.alpha}
 
 
-def _check_weight(weight: torch.Tensor) -> None:
+def check_weight(weight: torch.Tensor) -> None:
+    """Raise a clear error unless ``weight`` is a finite floating-point tensor with at least one entry."""
     if not isinstance(weight, torch.Tensor) or not weight.is_floating_point():
         raise TypeError(f"weight must be a floating-point tensor, got {type(weight).__name__}")
     if weight.dim() < 1 or weight.numel() == 0:
@@ -147,15 +148,16 @@ def _uniform_params(weight: torch.Tensor, bits: int, granularity: str, group_siz
     if not isinstance(bits, int) or bits not in UNIFORM_BITS:
         raise ValueError(f"bits must be an integer in [{UNIFORM_BITS.start}, {UNIFORM_BITS.stop - 1}] for uniform "
                          f"quantization, got {bits!r} (use binarize for 1 bit)")
-    _check_weight(weight)
+    check_weight(weight)
     size = _group_size(weight, granularity, group_size)
     qmin, qmax = affine.qrange(bits, signed=False)
     grouped = _group(weight.detach().float(), size, pad_value=0.0)  # zero padding: the range contains 0 anyway
     if granularity == "tensor":
-        low, high = grouped.amin().reshape(1, 1), grouped.amax().reshape(1, 1)
+        scale, zero_point = (p.reshape(1, 1) for p in affine.minmax_qparams(grouped, qmin, qmax, symmetric))
     else:
-        low, high = grouped.amin(dim=2), grouped.amax(dim=2)
-    scale, zero_point = affine.calc_qparams(low, high, qmin, qmax, symmetric=symmetric)
+        out, groups, _ = grouped.shape
+        rows = affine.minmax_qparams(grouped.reshape(out * groups, size), qmin, qmax, symmetric, axis=0)
+        scale, zero_point = (p.reshape(out, groups) for p in rows)
     return grouped, size, qmin, qmax, scale, zero_point
 
 
@@ -164,9 +166,14 @@ def quantize_uniform(weight: torch.Tensor, bits: int, granularity: str = "channe
     """Uniform ``bits``-bit codes of ``weight`` with min–max scales per tensor, channel or group.
 
     Codes are unsigned, q ∈ [0, 2^b − 1]. Asymmetric: S = (max − min)/(2^b − 1), Z = −round(min/S);
-    symmetric: S = max|W| / ((2^b − 1)/2), Z = 2^(b−1) (see :func:`affine.calc_qparams`). Per group, each
-    output channel's row of ``in × kh × kw`` weights is cut into groups of ``group_size`` (a shorter last
-    group is allowed) and each group gets its own S and Z.
+    symmetric: S = max|W| / ((2^b − 1)/2), Z = 2^(b−1) − 1, except Z = 128 at 8 bits (PyTorch's choices,
+    see :func:`affine.calc_qparams`). Per group, each output channel's row of ``in × kh × kw`` weights is
+    cut into groups of ``group_size`` (a shorter last group is allowed) and each group gets its own S and Z.
+
+    Inputs and errors: ``weight`` is a finite floating-point tensor with at least one entry (``TypeError``
+    for other dtypes, ``ValueError`` for NaN/Inf or no entries); ``bits`` an integer in [2, 8];
+    ``granularity`` one of 'tensor', 'channel', 'group'; ``group_size`` a positive integer, only with
+    'group' (``ValueError`` otherwise).
     """
     grouped, size, qmin, qmax, scale, zero_point = _uniform_params(weight, bits, granularity, group_size, symmetric)
     out, groups, _ = grouped.shape
@@ -181,16 +188,22 @@ def fake_quantize_uniform(weight: torch.Tensor, bits: int, granularity: str = "c
                           symmetric: bool = False) -> torch.Tensor:
     """Ŵ of :func:`quantize_uniform` in float, differentiable with the straight-through estimator.
 
-    Scales come from the detached weight (min–max, recomputed at every call); the gradient with respect
-    to ``weight`` is 1 where the weight lies inside its group's range (always, with min–max scales).
+    Scales come from the detached weight (min–max, recomputed at every call), so every weight lies
+    inside its group's range and the gradient with respect to ``weight`` is 1 everywhere. (With
+    ``symmetric=True`` at 8 bits the largest positive weight sits half a code above q_max, as in
+    PyTorch's unsigned symmetric grid, and is rounded down to q_max: that is rounding, not clipping of
+    an outlier, so its gradient is 1 too, unlike a plain ``affine.fake_quantize`` mask.)
+
+    Inputs and errors: as :func:`quantize_uniform` (a finite floating-point weight with at least one
+    entry; ``bits`` in [2, 8]; a known ``granularity``).
     """
     grouped_detached, size, qmin, qmax, scale, zero_point = _uniform_params(weight, bits, granularity, group_size,
                                                                             symmetric)
     out, groups, _ = grouped_detached.shape
-    grouped = _group(weight, size, pad_value=0.0)
-    fake = affine.fake_quantize(grouped.reshape(out * groups, size), scale.expand(out, groups).reshape(-1),
+    fake = affine.fake_quantize(grouped_detached.reshape(out * groups, size), scale.expand(out, groups).reshape(-1),
                                 zero_point.expand(out, groups).reshape(-1), qmin, qmax, axis=0)
-    return _ungroup(fake.reshape(out, groups, size), weight.shape)
+    quantized = _ungroup(fake.reshape(out, groups, size), weight.shape).to(weight.dtype)
+    return quantized + (weight - weight.detach())
 
 
 def _row_mean(values: torch.Tensor, per_channel: bool) -> torch.Tensor:
@@ -203,7 +216,7 @@ def binarize(weight: torch.Tensor, scaled: bool = True) -> BinaryWeight:
 
     sign(0) is taken as +1, so every weight gets one of two values. Code q = 1 for +, 0 for −.
     """
-    _check_weight(weight)
+    check_weight(weight)
     weight = weight.detach().float()
     codes = (weight >= 0).to(torch.uint8)
     alpha = _row_mean(weight.abs(), per_channel=True) if scaled else torch.ones(weight.shape[0])
@@ -217,7 +230,7 @@ def ternarize(weight: torch.Tensor, threshold_factor: float = TWN_THRESHOLD, per
     ``per_channel`` (the default here) Δ and α are computed per output channel; ``False`` gives the
     paper's one Δ and α per layer. A row whose weights are all zero gets α = 0.
     """
-    _check_weight(weight)
+    check_weight(weight)
     if not (isinstance(threshold_factor, (int, float)) and 0.0 <= threshold_factor < float("inf")):
         raise ValueError(f"threshold_factor must be a finite number ≥ 0, got {threshold_factor!r}")
     weight = weight.detach().float()

@@ -23,6 +23,7 @@ import math
 import torch
 from torch import nn
 
+from .. import validate
 from .affine import calc_qparams, qrange
 
 __all__ = ["NotCalibratedError", "Observer", "MinMaxObserver", "MovingAverageMinMaxObserver", "PercentileObserver",
@@ -38,21 +39,36 @@ class Observer(nn.Module):
 
     Subclasses implement ``_observe(x)`` (update statistics from a detached float tensor) and
     ``_range()`` (→ α, β as float32 tensors: scalars, or vectors of one entry per channel).
+
+    Inputs and errors: ``forward`` takes a non-empty real tensor (converted to float32); an empty tensor,
+    NaN or Inf → ``ValueError``, complex → ``TypeError``. With ``axis`` set, ``x`` needs at least one
+    dimension, ``axis`` in [−x.dim(), x.dim()), and the same number of channels in every batch, else
+    ``ValueError``. A rejected batch leaves the observer's state as it was.
     """
 
     def __init__(self, bits: int = 8, signed: bool = True, symmetric: bool = False, narrow: bool = False,
                  axis: int | None = None):
+        if axis is not None:
+            validate.integer(axis, "axis")
         super().__init__()
         self.qmin, self.qmax = qrange(bits, signed, narrow)
         self.bits, self.signed, self.symmetric, self.narrow, self.axis = bits, signed, symmetric, narrow, axis
         self.batches = 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.is_complex():
+            raise TypeError(f"an observer watches real tensors, got {getattr(x, 'dtype', type(x).__name__)}")
         x_float = x.detach().float()
         if x_float.numel() == 0:
             raise ValueError("an observer cannot learn a range from an empty tensor")
         if not torch.isfinite(x_float).all():
             raise ValueError("observed tensor contains NaN or Inf; quantization needs finite values")
+        if self.axis is not None:
+            axis = validate.axis(self.axis, x_float.dim())
+            if self.batches and x_float.shape[axis] != self._channel_count:
+                raise ValueError(f"{type(self).__name__} observed {self._channel_count} channels along axis "
+                                 f"{self.axis} so far, got a tensor with {x_float.shape[axis]}")
+            self._channel_count = x_float.shape[axis]
         self._observe(x_float)
         self.batches += 1
         return x
@@ -196,6 +212,9 @@ class HistogramObserver(Observer):
         Σ_kept count · S²/12 + Σ_clipped count · (distance of the bin centre to the range)²,
 
     with S the step the candidate range would give. Per tensor only.
+
+    Inputs and errors: as :class:`Observer`. A constant first batch, at any magnitude, gets a histogram
+    of width max(10⁻¹², 10⁻⁶·|value|) starting at the value, so its bins never collapse to width 0.
     """
 
     def __init__(self, bins: int = 1024, search: int = 64, **kwargs):
@@ -210,7 +229,9 @@ class HistogramObserver(Observer):
         lo, hi = torch.aminmax(x)
         lo, hi = float(lo), float(hi)
         if self.batches == 0:
-            self.lo, self.hi = lo, max(hi, lo + 1e-12)
+            # A constant first batch still needs bins of positive width; 1e-12 alone vanishes next to a large
+            # |lo| (1e6 + 1e-12 == 1e6 in float64), so widen relative to |lo| as well.
+            self.lo, self.hi = lo, max(hi, lo + max(1e-12, abs(lo) * 1e-6))
             self.counts = torch.zeros(self.bins, dtype=torch.float64)
         elif lo < self.lo or hi > self.hi:
             centres = self._centres()

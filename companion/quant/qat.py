@@ -7,7 +7,8 @@ forward pass is
 
 with Q_w a weight fake-quantizer (uniform min–max, LSQ, binary or ternary) and Q_a an activation
 fake-quantizer (per-tensor, asymmetric, range from an exponential moving average of the batch min
-and max). Both round in the forward pass and use the **straight-through estimator** (STE) backward:
+and max: a :class:`~companion.quant.observers.MovingAverageMinMaxObserver`). Both round in the
+forward pass and use the **straight-through estimator** (STE) backward:
 ∂Q(x)/∂x = 1 inside the representable range and 0 outside (Bengio et al. 2013), so the float
 "latent" weights W keep receiving gradients and drift until their rounded versions work well.
 
@@ -33,10 +34,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import affine
+from .. import validate
 from ..layers import WEIGHT_LAYERS, set_submodule, weight_layers
+from . import affine
 from .lowbit import (QuantizedWeight, UniformWeight, binarize, fake_binarize, fake_quantize_uniform, fake_ternarize,
                      quantize_uniform, ternarize)
+from .observers import MovingAverageMinMaxObserver
 
 __all__ = ["UniformFakeQuant", "LSQFakeQuant", "BinaryFakeQuant", "TernaryFakeQuant", "ActivationFakeQuant",
            "QATLayer", "QuantizedLayer", "prepare_qat", "calibrate", "convert", "quantized_weights"]
@@ -127,8 +130,13 @@ class TernaryFakeQuant(nn.Module):
 class ActivationFakeQuant(nn.Module):
     """Q_a: per-tensor asymmetric ``bits``-bit fake quantization of a layer's input.
 
-    In training mode the range tracks an exponential moving average of batch minima and maxima,
-    m ← (1 − momentum)·m + momentum·m_batch (the first batch sets it); in eval mode it is frozen.
+    The range is a :class:`~companion.quant.observers.MovingAverageMinMaxObserver` with averaging
+    constant ``momentum``: in training mode each batch moves it, m ← m + momentum·(m_batch − m) (the
+    first batch sets it); in eval mode it is frozen.
+
+    Inputs and errors: ``x`` is a real floating-point tensor. In training mode an empty batch or one
+    holding NaN or Inf raises ``ValueError`` *before* the running range is touched, so one bad batch
+    cannot poison every later call; in eval mode NaN or Inf raises too (see :func:`affine.quantize`).
     """
 
     def __init__(self, bits: int = 8, momentum: float = 0.1):
@@ -136,25 +144,29 @@ class ActivationFakeQuant(nn.Module):
         if not 0.0 < momentum <= 1.0:
             raise ValueError(f"momentum must be in (0, 1], got {momentum}")
         self.bits, self.momentum = bits, momentum
-        self.qmin, self.qmax = affine.qrange(bits, signed=False)
-        self.register_buffer("running_min", torch.tensor(0.0))
-        self.register_buffer("running_max", torch.tensor(0.0))
-        self.register_buffer("observed", torch.tensor(False))
+        self.observer = MovingAverageMinMaxObserver(averaging_constant=momentum, bits=bits, signed=False)
+        self.qmin, self.qmax = self.observer.qmin, self.observer.qmax
+
+    @property
+    def running_min(self) -> torch.Tensor:
+        return self.observer.min_max()[0]
+
+    @property
+    def running_max(self) -> torch.Tensor:
+        return self.observer.min_max()[1]
 
     def qparams(self) -> tuple[torch.Tensor, torch.Tensor]:
-        if not bool(self.observed):
+        if self.observer.batches == 0:
             raise RuntimeError("ActivationFakeQuant has seen no data: run the model in training mode first")
-        return affine.calc_qparams(self.running_min, self.running_max, self.qmin, self.qmax)
+        return self.observer.calculate_qparams()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
-            low, high = x.detach().min(), x.detach().max()
-            if bool(self.observed):
-                low = (1 - self.momentum) * self.running_min + self.momentum * low
-                high = (1 - self.momentum) * self.running_max + self.momentum * high
-            self.running_min.copy_(low)
-            self.running_max.copy_(high)
-            self.observed.fill_(True)
+            validate.float_tensor(x, "x")
+            if x.numel() == 0:
+                raise ValueError("ActivationFakeQuant cannot update its range from an empty batch")
+            validate.finite(x, "x")
+            self.observer(x)
         scale, zero_point = self.qparams()
         return affine.fake_quantize(x, scale, zero_point, self.qmin, self.qmax)
 
@@ -230,9 +242,10 @@ def calibrate(model: nn.Module, loader) -> nn.Module:
     model.eval()
     for quantizer in quantizers:
         quantizer.train()
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
     batches = 0
     for x, *_ in loader:
-        model(x.to(quantizers[0].running_min.device))
+        model(x.to(device))
         batches += 1
     if batches == 0:
         raise ValueError("loader is empty: calibration needs at least one batch")

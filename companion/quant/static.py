@@ -1,7 +1,8 @@
 """Static post-training quantization with integer-only inference (Jacob et al. 2018).
 
-Pipeline for a flat ``nn.Sequential`` of Conv2d/Linear (each optionally followed by BatchNorm2d and
-ReLU), MaxPool2d, Flatten, Dropout and Identity layers:
+Pipeline for a flat ``nn.Sequential`` of Conv2d (grouped and depthwise included)/Linear (each
+optionally followed by BatchNorm2d and ReLU), MaxPool2d, global AdaptiveAvgPool2d, Flatten, Dropout
+and Identity layers:
 
 1. :func:`companion.layers.fold_batchnorm`: y = γ·(conv(x) − μ)/σ + β is again a convolution, with
    W' = W·γ/σ (per output channel) and b' = β + (b − μ)·γ/σ, σ = √(var + ε).
@@ -15,7 +16,11 @@ ReLU), MaxPool2d, Flatten, Dropout and Identity layers:
 
    with the fixed-point multiplication of :mod:`~companion.quant.fixed_point`; a fused ReLU raises the
    lower bound q_lo from −128 to Z_y. Zero padding of a convolution pads with the code Z_x (real 0).
-   Max pooling and flattening work on the codes directly (a monotone map commutes with max).
+   A grouped convolution (``groups`` = G) does one such product per group: output channel j reads only
+   the C/G input channels of its group; a depthwise convolution is G = C.
+   Max pooling and flattening work on the codes directly (a monotone map commutes with max). Global
+   average pooling keeps the input's (S, Z): the mean of S·(q − Z) is S·(mean(q) − Z), so the output
+   code is mean(q) rounded, computed as ⌊(Σq + ⌊n/2⌋)/n⌋ in integers.
 4. Only the first layer sees floats (quantize) and only the last returns them (dequantize).
 """
 from __future__ import annotations
@@ -28,15 +33,23 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..layers import fold_batchnorm
-from .affine import calc_qparams, dequantize, quantize
+from .affine import dequantize, quantize, quantize_weight_int8
 from .fixed_point import quantize_multiplier, requantize
-from .intmm import int_matmul
+from .intmm import grouped_int_matmul, int_matmul
 from .observers import MinMaxObserver, Observer
 
-__all__ = ["IntLinear", "IntConv2d", "IntMaxPool2d", "IntFlatten",
+__all__ = ["IntLinear", "IntConv2d", "IntMaxPool2d", "IntAvgPool2d", "IntFlatten",
            "IntegerSequential", "quantize_static", "INT_MODULES"]
 
 QMIN, QMAX = -128, 127
+
+
+def _check_codes(q_x, dims: int, channels: int, layout: str, channel_dim: int = -1) -> None:
+    """An integer layer's input: an int8 tensor of ``dims`` dimensions with ``channels`` along ``channel_dim``."""
+    if not isinstance(q_x, torch.Tensor) or q_x.dtype != torch.int8:
+        raise TypeError(f"q_x must be an int8 tensor of codes, got {getattr(q_x, 'dtype', type(q_x).__name__)}")
+    if q_x.dim() != dims or q_x.shape[channel_dim] != channels:
+        raise ValueError(f"q_x must have shape {layout} with {channels} channels, got {tuple(q_x.shape)}")
 
 
 class _IntLayer(nn.Module):
@@ -61,19 +74,23 @@ class _IntLayer(nn.Module):
         super()._load_from_state_dict(*args, **kwargs)
         self._refresh()
 
-    def _set(self, weight: torch.Tensor, bias: torch.Tensor | None, in_qparams, out_qparams, per_channel: bool) -> None:
-        """Quantize float weight and bias for input (S_x, Z_x) and output (S_y, Z_y) parameters."""
-        flat = weight.detach().float().reshape(weight.shape[0], -1)
-        if per_channel:
-            lo, hi = torch.aminmax(flat, dim=1)
-        else:
-            lo, hi = (v.expand(flat.shape[0]) for v in torch.aminmax(flat))
-        w_scale, w_zero = calc_qparams(lo, hi, QMIN, QMAX, symmetric=True)
-        q_w = quantize(flat, w_scale, w_zero, QMIN, QMAX, axis=0)
+    def quantize_from(self, weight: torch.Tensor, bias: torch.Tensor | None, in_qparams, out_qparams,
+                      per_channel: bool, weight_bits: int = 8) -> None:
+        """Quantize float weight and bias for input (S_x, Z_x) and output (S_y, Z_y) parameters.
+
+        q_w: symmetric ``weight_bits``-bit codes on [−2^(b−1), 2^(b−1) − 1] (Z_w = 0; stored in int8
+        tensors, packed two to a byte on a device for b = 4); the int32 constant per channel is
+        q_b − Z_x·Σ_k q_w with q_b = round(b / (S_x·S_w)); M = S_x·S_w / S_y is stored as the
+        fixed-point pair (M₀·2³¹, n).
+        """
+        if isinstance(weight_bits, bool) or not isinstance(weight_bits, int) or not 2 <= weight_bits <= 8:
+            raise ValueError(f"weight_bits must be an integer in [2, 8], got {weight_bits!r}")
+        q_w, w_scale = quantize_weight_int8(weight, per_channel, bits=weight_bits)
+        q_w = q_w.reshape(weight.shape[0], -1)
         in_scale, in_zero = in_qparams
         out_scale, out_zero = out_qparams
         acc_scale = in_scale.double() * w_scale.double()                # S_x·S_w, the scale of the int32 accumulator
-        bias = torch.zeros(flat.shape[0]) if bias is None else bias.detach()
+        bias = torch.zeros(q_w.shape[0]) if bias is None else bias.detach()
         q_b = torch.round(bias.double() / acc_scale)
         correction = in_zero.double() * q_w.double().sum(dim=1)         # Z_x·Σ_k q_w
         total = q_b - correction
@@ -87,7 +104,8 @@ class _IntLayer(nn.Module):
         self.out_scale, self.out_zero = out_scale.float(), out_zero.to(torch.int32)
         self._refresh()
 
-    def _requantize(self, acc: torch.Tensor) -> torch.Tensor:
+    def requantize_accumulator(self, acc: torch.Tensor) -> torch.Tensor:
+        """q_y = clamp(Z_y + round(M·(acc + constant)), q_lo, 127) in integers; q_lo = Z_y with a fused ReLU."""
         lower = max(QMIN, int(self.out_zero)) if self.relu else QMIN
         return requantize(acc + self.bias_int32, self.multiplier, self.shift, self.out_zero, lower, QMAX)
 
@@ -103,40 +121,59 @@ class IntLinear(_IntLayer):
         return {"in_features": self.in_features, "out_features": self.out_features, "relu": self.relu}
 
     @classmethod
-    def from_float(cls, linear: nn.Linear, in_qparams, out_qparams, relu: bool = False, per_channel: bool = True) -> "IntLinear":
+    def from_float(cls, linear: nn.Linear, in_qparams, out_qparams, relu: bool = False, per_channel: bool = True,
+                   weight_bits: int = 8) -> "IntLinear":
         module = cls(linear.in_features, linear.out_features, relu)
-        module._set(linear.weight, linear.bias, in_qparams, out_qparams, per_channel)
+        module.quantize_from(linear.weight, linear.bias, in_qparams, out_qparams, per_channel, weight_bits)
         return module
 
     def forward(self, q_x: torch.Tensor) -> torch.Tensor:
-        return self._requantize(int_matmul(q_x, self._weight_t))
+        """int8 codes (batch, in_features) → int8 codes (batch, out_features); ``TypeError``/``ValueError`` otherwise."""
+        _check_codes(q_x, 2, self.in_features, "(batch, in_features)")
+        return self.requantize_accumulator(int_matmul(q_x, self._weight_t))
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, relu={self.relu}"
 
 
 class IntConv2d(_IntLayer):
-    """Integer-only Conv2d (+ fused ReLU) as im2col and an int8 GEMM; groups = 1."""
+    """Integer-only Conv2d (+ fused ReLU) as im2col and int8 GEMMs, one per group (depthwise: groups = channels)."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1, relu: bool = False):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 relu: bool = False, groups: int = 1):
         kernel_size, stride, padding, dilation = (nn.modules.utils._pair(v) for v in (kernel_size, stride, padding, dilation))
-        super().__init__(out_channels, (out_channels, in_channels, *kernel_size), relu)
-        self.in_channels, self.out_channels = in_channels, out_channels
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"groups must be a positive divisor of in_channels={in_channels} and "
+                             f"out_channels={out_channels}, got {groups}")
+        super().__init__(out_channels, (out_channels, in_channels // groups, *kernel_size), relu)
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size, self.stride, self.padding, self.dilation = kernel_size, stride, padding, dilation
+
+    def _refresh(self) -> None:
+        super()._refresh()
+        groups = getattr(self, "groups", 1)
+        if groups > 1:  # (groups, C/G·kh·kw, out/G): one GEMM operand per group
+            per_group = self.weight_int8.shape[0] // groups
+            self._weight_t = self.weight_int8.reshape(groups, per_group, -1).transpose(1, 2).contiguous()
 
     def layout(self) -> dict:
         return {"in_channels": self.in_channels, "out_channels": self.out_channels, "kernel_size": self.kernel_size,
-                "stride": self.stride, "padding": self.padding, "dilation": self.dilation, "relu": self.relu}
+                "stride": self.stride, "padding": self.padding, "dilation": self.dilation, "relu": self.relu,
+                "groups": self.groups}
 
     @classmethod
-    def from_float(cls, conv: nn.Conv2d, in_qparams, out_qparams, relu: bool = False, per_channel: bool = True) -> "IntConv2d":
-        if conv.groups != 1 or conv.padding_mode != "zeros" or isinstance(conv.padding, str):
-            raise TypeError("IntConv2d supports groups=1, zero padding given as integers only")
-        module = cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation, relu)
-        module._set(conv.weight, conv.bias, in_qparams, out_qparams, per_channel)
+    def from_float(cls, conv: nn.Conv2d, in_qparams, out_qparams, relu: bool = False, per_channel: bool = True,
+                   weight_bits: int = 8) -> "IntConv2d":
+        if conv.padding_mode != "zeros" or isinstance(conv.padding, str):
+            raise TypeError("IntConv2d supports zero padding given as integers only")
+        module = cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
+                     relu, conv.groups)
+        module.quantize_from(conv.weight, conv.bias, in_qparams, out_qparams, per_channel, weight_bits)
         return module
 
     def forward(self, q_x: torch.Tensor) -> torch.Tensor:
+        """int8 codes (N, in_channels, H, W) → int8 codes (N, out_channels, H', W'); ``TypeError``/``ValueError`` otherwise."""
+        _check_codes(q_x, 4, self.in_channels, "(N, in_channels, H, W)", channel_dim=1)
         batch, _, height, width = q_x.shape
         ph, pw = self.padding
         # Pad with the code of real 0; unfold on float copies of the codes is exact (|code| ≤ 128).
@@ -144,13 +181,18 @@ class IntConv2d(_IntLayer):
         cols = F.unfold(padded, self.kernel_size, dilation=self.dilation, stride=self.stride)  # (N, C·kh·kw, L)
         out_h = (height + 2 * ph - self.dilation[0] * (self.kernel_size[0] - 1) - 1) // self.stride[0] + 1
         out_w = (width + 2 * pw - self.dilation[1] * (self.kernel_size[1] - 1) - 1) // self.stride[1] + 1
-        rows = cols.transpose(1, 2).reshape(-1, cols.shape[1]).to(torch.int8)
-        q_y = self._requantize(int_matmul(rows, self._weight_t))                             # (N·L, out)
+        rows = cols.transpose(1, 2).reshape(-1, cols.shape[1]).to(torch.int8)               # (N·L, C·kh·kw)
+        if self.groups == 1:
+            acc = int_matmul(rows, self._weight_t)                                          # (N·L, out)
+        else:
+            grouped = rows.reshape(rows.shape[0], self.groups, -1).transpose(0, 1)          # (G, N·L, C/G·kh·kw)
+            acc = grouped_int_matmul(grouped, self._weight_t).transpose(0, 1).reshape(rows.shape[0], -1)
+        q_y = self.requantize_accumulator(acc)
         return q_y.reshape(batch, out_h, out_w, self.out_channels).permute(0, 3, 1, 2).contiguous()
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"padding={self.padding}, relu={self.relu}")
+                f"padding={self.padding}, groups={self.groups}, relu={self.relu}")
 
 
 class IntMaxPool2d(nn.Module):
@@ -167,6 +209,18 @@ class IntMaxPool2d(nn.Module):
         return F.max_pool2d(q_x.float(), self.kernel_size, self.stride, self.padding).to(q_x.dtype)
 
 
+class IntAvgPool2d(nn.Module):
+    """Global average pooling on codes: output code ⌊(Σq + ⌊n/2⌋)/n⌋ over the n = H·W positions, same (S, Z)."""
+
+    def layout(self) -> dict:
+        return {}
+
+    def forward(self, q_x: torch.Tensor) -> torch.Tensor:
+        count = q_x.shape[-2] * q_x.shape[-1]
+        total = q_x.to(torch.int32).sum(dim=(-2, -1), keepdim=True)
+        return torch.div(total + count // 2, count, rounding_mode="floor").to(q_x.dtype)
+
+
 class IntFlatten(nn.Module):
     """Flatten codes from dim 1 on."""
 
@@ -177,7 +231,7 @@ class IntFlatten(nn.Module):
         return q_x.flatten(1)
 
 
-INT_MODULES = {cls.__name__: cls for cls in (IntLinear, IntConv2d, IntMaxPool2d, IntFlatten)}
+INT_MODULES = {cls.__name__: cls for cls in (IntLinear, IntConv2d, IntMaxPool2d, IntAvgPool2d, IntFlatten)}
 
 
 class IntegerSequential(nn.Module):
@@ -235,8 +289,14 @@ def _plan(model: nn.Sequential) -> list[tuple[str, nn.Module, bool]]:
             plan.append((name, module, False))
             i += 1
             continue
+        if isinstance(module, nn.AdaptiveAvgPool2d):
+            if nn.modules.utils._pair(module.output_size) != (1, 1):
+                raise TypeError(f"layer {name!r}: only global average pooling, AdaptiveAvgPool2d(1), is supported")
+            plan.append((name, module, False))
+            i += 1
+            continue
         raise TypeError(f"quantize_static cannot convert layer {name!r} of type {type(module).__name__}: supported are "
-                        "Conv2d (+BatchNorm2d) (+ReLU), Linear (+ReLU), MaxPool2d, Flatten, Dropout, Identity")
+                        "Conv2d (+BatchNorm2d) (+ReLU), Linear (+ReLU), MaxPool2d, AdaptiveAvgPool2d(1), Flatten, Dropout, Identity")
     if not any(isinstance(m, (nn.Linear, nn.Conv2d)) for _, m, _ in plan):
         raise ValueError("model has no Linear or Conv2d layer to quantize")
     return plan
@@ -248,12 +308,13 @@ def _float_stage(module: nn.Module, relu: bool) -> Callable[[torch.Tensor], torc
 
 @torch.no_grad()
 def quantize_static(model: nn.Sequential, calibration: Iterable, observer: Callable[[], Observer] | None = None,
-                    per_channel: bool = True) -> IntegerSequential:
+                    per_channel: bool = True, weight_bits: int = 8) -> IntegerSequential:
     """Fold BatchNorm, calibrate activation ranges on ``calibration`` batches, convert to integer-only.
 
     ``calibration`` yields input tensors or (input, target) pairs; ``observer`` makes one activation
     observer (default: asymmetric int8 min-max, :class:`MinMaxObserver`); ``per_channel`` chooses
-    per-channel (default) or per-tensor symmetric int8 weights. ``model`` is not modified.
+    per-channel (default) or per-tensor symmetric int8 weights; ``weight_bits`` < 8 puts the weights on a
+    coarser symmetric grid (e.g. 4-bit codes, W4A8) while activations stay int8. ``model`` is not modified.
     """
     observer = observer or (lambda: MinMaxObserver(bits=8, signed=True))
     folded = fold_batchnorm(model) if isinstance(model, nn.Sequential) else model
@@ -280,14 +341,16 @@ def quantize_static(model: nn.Sequential, calibration: Iterable, observer: Calla
     for name, module, relu in plan:
         if isinstance(module, nn.Linear):
             out = output_observers[name].calculate_qparams()
-            layers.append((name, IntLinear.from_float(module, qparams, out, relu, per_channel)))
+            layers.append((name, IntLinear.from_float(module, qparams, out, relu, per_channel, weight_bits)))
             qparams = out
         elif isinstance(module, nn.Conv2d):
             out = output_observers[name].calculate_qparams()
-            layers.append((name, IntConv2d.from_float(module, qparams, out, relu, per_channel)))
+            layers.append((name, IntConv2d.from_float(module, qparams, out, relu, per_channel, weight_bits)))
             qparams = out
         elif isinstance(module, nn.MaxPool2d):
             layers.append((name, IntMaxPool2d(module.kernel_size, module.stride, module.padding)))
+        elif isinstance(module, nn.AdaptiveAvgPool2d):
+            layers.append((name, IntAvgPool2d()))
         else:
             layers.append((name, IntFlatten()))
     quantized = IntegerSequential(layers)
