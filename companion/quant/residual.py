@@ -34,7 +34,7 @@ from .affine import dequantize, quantize
 from .fixed_point import quantize_multiplier, requantize
 from .observers import MinMaxObserver, Observer
 from ..layers import fold_batchnorm
-from .static import QMAX, QMIN, IntConv2d, IntLinear, IntMaxPool2d, _float_stage, _plan
+from .static import QMAX, QMIN, IntConv2d, IntLinear, IntMaxPool2d, float_stage, conversion_plan
 
 __all__ = ["ADD_SHIFT", "IntAdd", "IntGlobalAvgPool", "IntBasicBlock", "IntegerResNet", "quantize_static_resnet"]
 
@@ -146,7 +146,7 @@ def quantize_static_resnet(model: nn.Module, calibration: Iterable, observer: Ca
     _check_resnet(model)
     observer = observer or (lambda: MinMaxObserver(bits=8, signed=True))
     model = fold_batchnorm(model)  # a copy; every BatchNorm becomes nn.Identity
-    stem_plan = _plan(model.stem)
+    stem_plan = conversion_plan(model.stem)
     blocks = [_block_convs(b) for stage in model.stages for b in stage]
     obs: dict[str, Observer] = {"input": observer()}
     for name, module, _ in stem_plan:
@@ -164,7 +164,7 @@ def quantize_static_resnet(model: nn.Module, calibration: Iterable, observer: Ca
     for batch in calibration:
         x = obs["input"]((batch[0] if isinstance(batch, (tuple, list)) else batch).float())
         for name, module, relu in stem_plan:
-            x = _float_stage(module, relu)(x)
+            x = float_stage(module, relu)(x)
             if f"stem.{name}" in obs:
                 obs[f"stem.{name}"](x)
         for i, block in enumerate(blocks):
