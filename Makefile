@@ -20,7 +20,7 @@ $(VENV)/.installed: requirements.txt requirements-nodeps.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
-book: install speech-synth
+book: install fashion-mnist speech-synth
 	$(VENV)/bin/jupyter-book build -W --keep-going --all .
 
 # Build, then push the site to the gh-pages branch of `origin` (GitHub Pages' "deploy from a branch";
@@ -35,19 +35,26 @@ install-cells: install
 	$(PY) book/_ext/install_cell.py
 
 # The whole suite: unit tests, every notebook under nbval, the book build with -W, a real browser.
-test: install chromium speech-synth
+test: install chromium fashion-mnist speech-synth
 	$(PY) -m pytest --nbval-lax tests notebooks
 
 # Faster loops while writing: the unit tests alone, or the notebooks alone.
 unit: install
 	$(PY) -m pytest tests -m "not slow"
 
-notebooks: install speech-synth
+notebooks: install fashion-mnist speech-synth
 	$(PY) -m pytest --nbval-lax notebooks
 
 .PHONY: chromium
 chromium:
 	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
+
+# Chapter 5.1's data set: Debian's package of the four Fashion-MNIST IDX files (30 MB, MIT licence).
+# Elsewhere, set FASHION_MNIST_DIR to a folder holding the same four files.
+.PHONY: fashion-mnist
+fashion-mnist:
+	@test -n "$$FASHION_MNIST_DIR" || test -f /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz || \
+		(apt-get update -q && apt-get install -y -q dataset-fashion-mnist)
 
 # Chapter 5.3 synthesises its keyword data with Debian's espeak-ng and flite.
 .PHONY: speech-synth

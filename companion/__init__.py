@@ -3,10 +3,12 @@
 Every technique in the book is implemented here from scratch in plain PyTorch, one concern per
 module, so that the code for any equation in the text lives in one place:
 
-- :mod:`companion.data`     data sets that need no network (digits, MNIST-1D, synthetic keywords)
+- :mod:`companion.data`     data sets that need no network (digits, MNIST-1D, Fashion-MNIST, bundled photos,
+                            synthetic keywords)
 - :mod:`companion.speech`   keyword data synthesised with espeak-ng and flite, split by voice, cached
 - :mod:`companion.features` log-mel spectrograms from scratch (Hann window, HTK mel filterbank)
-- :mod:`companion.models`   the book's models (LeNet-300-100-shaped MLP, small CNN, ResNets, DS-CNN)
+- :mod:`companion.models`   the book's models (LeNet-300-100-shaped MLP, small CNN, ResNets, DS-CNN,
+                            EfficientNet-Lite0)
 - :mod:`companion.train`    ``fit``/``evaluate``, seeding, device choice, the trained-model cache
 - :mod:`companion.optim`    gradient descent from scratch, LR schedules, weight/gradient clipping, L1/L2
 - :mod:`companion.quant`    the affine mapping, observers, dynamic/static PTQ, integer-only inference,

@@ -319,3 +319,21 @@ def pareto_front(costs: Sequence[float], accuracies: Sequence[float]) -> list[in
             front.append(i)
             best = accuracies[i]
     return front
+
+
+__all__ += ["topk_agreement"]
+
+
+def topk_agreement(reference_logits: torch.Tensor, logits: torch.Tensor, k: int = 1) -> float:
+    """Fidelity of a model to a reference when no labels exist: the fraction of examples whose
+    reference top-1 class is among the model's top-``k`` classes (``k = 1``: the two top-1 classes agree).
+
+    Both inputs are (N, classes) scores of the same N examples.
+    """
+    if reference_logits.shape != logits.shape or logits.dim() != 2 or len(logits) == 0:
+        raise ValueError(f"reference_logits and logits must be equal, non-empty (N, classes) shapes, "
+                         f"got {tuple(reference_logits.shape)} and {tuple(logits.shape)}")
+    if not 1 <= k <= logits.shape[1]:
+        raise ValueError(f"k must be in [1, {logits.shape[1]}], got {k}")
+    reference = reference_logits.argmax(dim=1, keepdim=True)
+    return float((logits.topk(k, dim=1).indices == reference).any(dim=1).float().mean())

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 import check_cases_compress
+import check_cases_image
 import check_cases_lowbit
 import check_cases_measure
 import check_cases_optim
@@ -46,7 +47,7 @@ def test_assert_helpers():
 # Each chapter's module lists (check, right answer, wrong answer) triples; every check appears at least once.
 CASES = [case for topic in (check_cases_measure, check_cases_optim, check_cases_quant, check_cases_lowbit,
                             check_cases_prune, check_cases_structured, check_cases_compress, check_cases_text,
-                            check_cases_speech, check_cases_summary, check_cases_tools)
+                            check_cases_speech, check_cases_summary, check_cases_tools, check_cases_image)
          for case in topic.CASES]
 CHECKS = list(dict.fromkeys(check for check, _, _ in CASES))
 
@@ -84,7 +85,7 @@ def test_every_self_check_in_the_package_is_tested():
 # off-by-one): each must be rejected, and the message must say what is wrong.
 TOPICS = (check_cases_measure, check_cases_optim, check_cases_quant, check_cases_lowbit, check_cases_prune,
           check_cases_structured, check_cases_compress, check_cases_text, check_cases_speech, check_cases_summary,
-          check_cases_tools)
+          check_cases_tools, check_cases_image)
 ADVERSARIAL = [case for topic in TOPICS for case in topic.ADVERSARIAL]
 
 

@@ -20,7 +20,8 @@ Export policy (the same in :mod:`companion.prune`): every module lists its publi
 every public ``X``; names starting with ``_`` stay inside their module.
 """
 from ..layers import fold_batchnorm, fold_conv_bn
-from . import affine, baselines, dynamic, fixed_point, fp8, intmm, kmeans, lowbit, mixed, observers, packing, qat, serialize, static
+from . import (affine, baselines, dynamic, fixed_point, fp8, intmm, kmeans, lowbit, lowbit_file, mixed, observers,
+               packing, qat, residual, serialize, simulate, static)
 from .affine import *  # noqa: F401,F403
 from .baselines import *  # noqa: F401,F403
 from .dynamic import *  # noqa: F401,F403
@@ -29,16 +30,19 @@ from .fp8 import *  # noqa: F401,F403
 from .intmm import *  # noqa: F401,F403
 from .kmeans import *  # noqa: F401,F403
 from .lowbit import *  # noqa: F401,F403
+from .lowbit_file import *  # noqa: F401,F403
 from .mixed import *  # noqa: F401,F403
 from .observers import *  # noqa: F401,F403
 from .packing import *  # noqa: F401,F403
 from .qat import *  # noqa: F401,F403
+from .residual import *  # noqa: F401,F403
 from .serialize import *  # noqa: F401,F403
+from .simulate import *  # noqa: F401,F403
 from .static import *  # noqa: F401,F403
 
 #: ``fuse_conv_bn`` is chapter 3.2's earlier name of :func:`companion.layers.fold_batchnorm`.
 fuse_conv_bn = fold_batchnorm
 
 MODULES = (affine, observers, intmm, fixed_point, dynamic, static, serialize, baselines, lowbit, kmeans, packing, qat,
-           mixed, fp8)
+           mixed, fp8, lowbit_file, residual, simulate)
 __all__ = [name for module in MODULES for name in module.__all__] + ["fold_batchnorm", "fold_conv_bn", "fuse_conv_bn"]

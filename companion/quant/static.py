@@ -39,7 +39,7 @@ from .intmm import grouped_int_matmul, int_matmul
 from .observers import MinMaxObserver, Observer
 
 __all__ = ["IntLinear", "IntConv2d", "IntMaxPool2d", "IntAvgPool2d", "IntFlatten",
-           "IntegerSequential", "quantize_static", "INT_MODULES"]
+           "IntegerSequential", "quantize_static", "INT_MODULES", "conversion_plan", "float_stage"]
 
 QMIN, QMAX = -128, 127
 
@@ -267,7 +267,7 @@ class IntegerSequential(nn.Module):
 _PASS_THROUGH = (nn.Dropout, nn.Identity)
 
 
-def _plan(model: nn.Sequential) -> list[tuple[str, nn.Module, bool]]:
+def conversion_plan(model: nn.Sequential) -> list[tuple[str, nn.Module, bool]]:
     """(name, module, relu fused) for each layer that survives conversion; errors on anything else."""
     if not isinstance(model, nn.Sequential):
         raise TypeError(f"quantize_static handles a flat nn.Sequential, got {type(model).__name__}")
@@ -302,7 +302,7 @@ def _plan(model: nn.Sequential) -> list[tuple[str, nn.Module, bool]]:
     return plan
 
 
-def _float_stage(module: nn.Module, relu: bool) -> Callable[[torch.Tensor], torch.Tensor]:
+def float_stage(module: nn.Module, relu: bool) -> Callable[[torch.Tensor], torch.Tensor]:
     return (lambda x: F.relu(module(x))) if relu else module
 
 
@@ -318,7 +318,7 @@ def quantize_static(model: nn.Sequential, calibration: Iterable, observer: Calla
     """
     observer = observer or (lambda: MinMaxObserver(bits=8, signed=True))
     folded = fold_batchnorm(model) if isinstance(model, nn.Sequential) else model
-    plan = _plan(folded)
+    plan = conversion_plan(folded)
     input_observer = observer()
     output_observers = {name: observer() for name, module, _ in plan if isinstance(module, (nn.Linear, nn.Conv2d))}
     for bad in (input_observer, *output_observers.values()):
@@ -329,7 +329,7 @@ def quantize_static(model: nn.Sequential, calibration: Iterable, observer: Calla
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
         x = input_observer(x.float())
         for name, module, relu in plan:
-            x = _float_stage(module, relu)(x)
+            x = float_stage(module, relu)(x)
             if name in output_observers:
                 output_observers[name](x)
         seen += 1
