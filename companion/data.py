@@ -281,7 +281,6 @@ def photo_crops(crops_per_photo: int = 16, size: int = 224, seed: int = 0, flips
     return torch.stack(crops), names
 
 
-DATASETS = {"digits": digits, "mnist1d": mnist1d, "fashion_mnist": fashion_mnist}
 def speech(**kwargs) -> Splits:
     """Synthetic keyword spotting: see :func:`companion.speech.keyword_splits` (imported on first use)."""
     from .speech import keyword_splits
@@ -289,7 +288,7 @@ def speech(**kwargs) -> Splits:
     return keyword_splits(**kwargs)
 
 
-DATASETS = {"digits": digits, "mnist1d": mnist1d, "speech": speech}
+DATASETS = {"digits": digits, "mnist1d": mnist1d, "fashion_mnist": fashion_mnist, "speech": speech}
 
 
 def load(name: str, **kwargs) -> Splits:

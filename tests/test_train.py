@@ -165,3 +165,11 @@ def test_finetune_is_adam_with_cosine_decay_to_zero():
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     with pytest.raises(ValueError, match="optimizer"):
         train.finetune(model, splits.loader("train", 256), 1, optimizer="lbfgs")
+
+
+def test_every_recipe_names_a_registered_data_set_and_model():
+    from companion import data as data_module, models as models_module
+
+    for name, recipe in train.RECIPES.items():
+        assert recipe.data in data_module.DATASETS, name
+        assert recipe.model in models_module.MODELS, name
