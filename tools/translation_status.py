@@ -10,7 +10,8 @@ after it was translated counts as not fully translated, even before `sphinx-intl
 
 Pages listed in locales/zh_CN/translated.txt must be complete; the others' share is reported. With a
 glossary (book/glossary.yml: entries with ``term``, optional ``aliases``, ``zh``), every translation of
-a message that uses a glossary term must contain the term's Chinese. Exit status 1 when a listed page is
+a message that uses a glossary term must contain the term's Chinese (see glossary_terms; a translator's
+comment ``# glossary-ok: TERM`` above a message marks the word as used there in another sense). Exit status 1 when a listed page is
 incomplete or a translation departs from the glossary.
 """
 from __future__ import annotations
@@ -80,11 +81,12 @@ def page_status(page: str, po: Path, pot: Path | None = None) -> PageStatus:
 
 def all_pages(pot_dir: Path | None = None, locale: Path = LOCALE) -> list[PageStatus]:
     """The status of every page: those of ``pot_dir``'s templates when given, else of the .po files."""
-    if pot_dir is not None:
-        return [page_status(str(pot.relative_to(pot_dir).with_suffix("")),
-                            locale / pot.relative_to(pot_dir).with_suffix(".po"), pot)
-                for pot in sorted(pot_dir.rglob("*.pot"))]
-    return [page_status(str(po.relative_to(locale).with_suffix("")), po) for po in sorted(locale.rglob("*.po"))]
+    own = {str(po.relative_to(locale).with_suffix("")): po for po in sorted(locale.rglob("*.po"))}
+    if pot_dir is None:
+        return [page_status(page, po) for page, po in own.items()]
+    templates = {str(pot.relative_to(pot_dir).with_suffix("")): pot for pot in sorted(pot_dir.rglob("*.pot"))}
+    # A catalogue with no template (a page since removed) is reported from its own messages.
+    return [page_status(page, locale / f"{page}.po", templates.get(page)) for page in sorted({*templates, *own})]
 
 
 def translated_pages(path: Path = TRANSLATED_LIST) -> list[str]:
@@ -140,6 +142,13 @@ def term_problems(english: str, chinese: str, terms) -> list[tuple[str, str]]:
     return missing
 
 
+def exempt_terms(message) -> set[str]:
+    """Terms that a translator's comment ``# glossary-ok: TERM`` marks as used in another sense here
+    (e.g. "scale" in "at LLM scale" is no quantization scale)."""
+    return {comment.split(":", 1)[1].strip() for comment in message.user_comments
+            if comment.startswith("glossary-ok:")}
+
+
 def glossary_problems(terms, locale: Path = LOCALE) -> list[str]:
     """Every non-fuzzy translation whose English uses a glossary term and whose Chinese lacks its zh."""
     problems = []
@@ -148,7 +157,8 @@ def glossary_problems(terms, locale: Path = LOCALE) -> list[str]:
             if message.string and not message.fuzzy:
                 page = po.relative_to(locale).with_suffix("")
                 problems += [f"{page}: {term!r} is not translated as {zh!r} in: {message.id[:80]!r}"
-                             for term, zh in term_problems(message.id, message.string, terms)]
+                             for term, zh in term_problems(message.id, message.string, terms)
+                             if term not in exempt_terms(message)]
     return problems
 
 
