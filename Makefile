@@ -42,8 +42,8 @@ po: install
 	$(VENV)/bin/sphinx-intl update -p _build/gettext -l zh_CN -d locales
 
 # The share of untranslated and fuzzy messages per page (locales/README.md).
-translations: install
-	$(PY) tools/translation_status.py
+translations: po
+	$(PY) tools/translation_status.py --pot _build/gettext
 
 # The PDF of the English edition, _build/pdf/book.pdf: the single-page edition printed by Chromium.
 # Cell outputs come from the shared cache, like book-zh. `make pdf-zh`: the Chinese one, book-zh.pdf.
@@ -70,7 +70,12 @@ install-cells: install
 
 # The whole suite: unit tests, every notebook under nbval, the book build with -W, a real browser.
 test: install chromium fashion-mnist speech-synth cjk-font
-	$(PY) -m pytest --nbval-lax tests notebooks
+	$(PY) -m pytest --nbval-lax -m "not pdf" tests notebooks
+
+# The whole-book PDF check (minutes; after `make test` or `make book`, whose outputs it reuses).
+.PHONY: test-pdf
+test-pdf: install chromium fashion-mnist speech-synth
+	$(PY) -m pytest -m pdf tests/test_editions.py
 
 # Faster loops while writing: the unit tests alone, or the notebooks alone.
 unit: install

@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # locales/zh_CN/LC_MESSAGES that the translators' .po files follow).
 GETTEXT = {"execute": {"execute_notebooks": "off"}, "sphinx": {"config": {"gettext_compact": False}}}
 # Print: no edition switch in the header, widgets drawn by their static figures (book/_static/print.css).
-PRINT = {"sphinx": {"config": {"html_context": {"edition_switch": None}}}}
+# book/_ext/single_page.py lets the single-page builder render what the HTML builder renders.
+PRINT = {"sphinx": {"local_extensions": {"single_page": "book/_ext"},
+                    "config": {"html_context": {"edition_switch": None}}}}
 
 
 def merge(base: dict, overlay: dict) -> dict:
