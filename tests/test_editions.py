@@ -210,22 +210,23 @@ def blank_pages(reader) -> list[int]:
             if not footer.sub("", p.extract_text() or "").strip() and not p.images]
 
 
-def chapter_titles() -> list[str]:
-    """Every chapter's title as the English site shows it (the h1 of each page)."""
-    return [h1((HTML / page).read_text(encoding="utf-8")) for page in toc_pages()]
+def chapter_titles(site: Path) -> list[str]:
+    """Every chapter's title as ``site`` shows it (the h1 of each page)."""
+    return [h1((site / page).read_text(encoding="utf-8")) for page in toc_pages()]
 
 
 @pytest.mark.pdf
-@pytest.mark.parametrize("edition, name", [("pdf", "book.pdf")])
-def test_make_pdf_prints_every_chapter_offline(edition, name):
+@pytest.mark.parametrize("edition, name, site", [("pdf", "book.pdf", HTML), ("pdf-zh", "book-zh.pdf", HTML_ZH)])
+def test_make_pdf_prints_every_chapter_offline(edition, name, site):
     """`make pdf`, end to end: the single-page build (cell outputs from the shared cache), printed by
     Chromium offline; every chapter's title is in the PDF, every explorer left out for its still figure,
-    and no page is empty. Minutes: not part of `make test` (run `make test-pdf`)."""
+    and no page is empty. The Chinese PDF (`make pdf-zh`) likewise, after `make book-zh`. Minutes: not
+    part of `make test` (run `make test-pdf`)."""
     import print_pdf
     from pypdf import PdfReader
 
-    if not (HTML / "index.html").exists():
-        pytest.skip("build the English edition first (its titles are the reference)")
+    if not (site / "index.html").exists():
+        pytest.skip(f"build {site.name} first (its titles are the reference)")
     config = edition_config.write(edition)
     out = f"_build/{edition}-test"
     result = jupyter_book("--config", str(config), "--builder", "singlehtml", "--path-output", out)
@@ -236,6 +237,6 @@ def test_make_pdf_prints_every_chapter_offline(edition, name):
     assert len(printed["explorers"]) >= 3 and all(printed["explorers"]), printed["explorers"]
     reader = PdfReader(pdf)
     text = re.sub(r"\s+", " ", " ".join(p.extract_text() for p in reader.pages))
-    missing = [title for title in chapter_titles() if re.sub(r"\s+", " ", title) not in text]
+    missing = [title for title in chapter_titles(site) if re.sub(r"\s+", " ", title) not in text]
     assert not missing, f"chapters missing from the PDF: {missing}"
     assert blank_pages(reader) == []
