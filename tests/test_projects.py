@@ -180,3 +180,26 @@ def _variant(rounding_offset=True, zero_point=True, dtype=torch.int8, in_place=F
 ])
 def test_project3_wrong_integer_pipelines_are_rejected(variant, message):
     assert message in failures(projects.score_integer_inference(variant))
+
+
+def test_the_sizes_quoted_on_the_projects_page_hold():
+    """book/projects.md quotes ~205 KB (float32), ~57 KB (int8 per channel) and ~30 KB (4-bit k-means)."""
+    import io
+
+    def saved_bytes(state):
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        return buffer.getbuffer().nbytes
+
+    baseline = train.pretrained("digits-mlp")
+    int8 = {}
+    for key, value in baseline.state_dict().items():
+        if key.endswith("weight"):
+            int8[key], int8[key + "_scale"] = quant.quantize_weight_int8(value, True)
+        else:
+            int8[key] = value
+    page = (ROOT / "book" / "projects.md").read_text(encoding="utf-8")
+    assert "about 205 KB" in page and "about 57 KB" in page and "about 30 KB" in page
+    assert round(saved_bytes(baseline.state_dict()) / 1000) == 205
+    assert round(saved_bytes(int8) / 1000) == 57
+    assert round(quant.lowbit_file_bytes(quant.share_weights(baseline, 4)) / 1000) == 30
