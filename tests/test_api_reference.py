@@ -113,6 +113,7 @@ def test_the_reference_builds_with_W_and_shows_every_name(tmp_path):
                             str(tmp_path), str(tmp_path / "_build")], capture_output=True, text=True)
     assert build.returncode == 0, build.stderr[-3000:]
     html = "".join(path.read_text(encoding="utf-8") for path in (tmp_path / "_build" / "api").glob("*.html"))
+    assert str(ROOT) not in html, "a value in the reference names the build machine's folder"
     # Each documented object's id is its home module and name: find it, or the alias on the index page.
     ids = {tuple(found.rsplit(".", 1)) for found in re.findall(r'<dt class="sig sig-object py" id="([\w.]+)"', html)}
     modules = set(all_modules())

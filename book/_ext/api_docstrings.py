@@ -11,6 +11,7 @@ the docstrings stay readable as plain text in ``help()`` and the reference build
 from __future__ import annotations
 
 import inspect
+import os
 import re
 import sys
 from pathlib import Path
@@ -86,6 +87,10 @@ class ConstantDocumenter(DataDocumenter):
         if not isinstance(parent, ModuleDocumenter):
             return False
         return isattr or not (callable(member) or inspect.ismodule(member))
+
+    def should_suppress_value_header(self) -> bool:
+        """Hide a path's value: it names the folder of the machine that built the book."""
+        return isinstance(self.object, os.PathLike) or super().should_suppress_value_header()
 
     def get_doc(self) -> list[list[str]]:
         """The constant's ``#:`` comment or docstring, never the docstring of its type (``dict``'s)."""
