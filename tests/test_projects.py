@@ -203,3 +203,11 @@ def test_the_sizes_quoted_on_the_projects_page_hold():
     assert round(saved_bytes(baseline.state_dict()) / 1000) == 205
     assert round(saved_bytes(int8) / 1000) == 57
     assert round(quant.lowbit_file_bytes(quant.share_weights(baseline, 4)) / 1000) == 30
+
+
+def test_project3_replacing_a_layers_tensor_counts_as_modifying_it():
+    def integer_forward(layers, q_x):
+        result = project_keys.integer_forward(layers, q_x)
+        layers[0]["bias"] = None
+        return result
+    assert "modified in place" in failures(projects.score_integer_inference(integer_forward))

@@ -279,8 +279,8 @@ def score_integer_inference(integer_forward: Callable[[list[dict], torch.Tensor]
         failures.append(f"floating point used ({len(recorder.float_ops)} operations), first: {recorder.float_ops[0]}; "
                         "integer-only inference uses integer tensors throughout")
     changed = not torch.equal(q_x, originals[0]) or any(
-        not torch.equal(layer[k], before[k]) for layer, before in zip(layers, originals[1:])
-        for k in ("weight", "bias", "multiplier", "shift"))
+        not isinstance(layer.get(k), torch.Tensor) or not torch.equal(layer[k], before[k])
+        for layer, before in zip(layers, originals[1:]) for k in ("weight", "bias", "multiplier", "shift"))
     if changed:
         failures.append("an input (q_x or a layer's tensors) was modified in place; leave the inputs unchanged")
     if not isinstance(got, torch.Tensor) or got.shape != expected.shape or got.dtype != torch.int8:
