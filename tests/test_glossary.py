@@ -51,6 +51,8 @@ NOT_TERMS = {
     "openvino", "executorch", "tflite / litert", "bytes are easy, time is hard", "measure side by side",
     "accuracy at high compression needs training.", "fewer parameters are not less time.",
     "choosing per layer.", "where the bytes are.", "honest evaluation.",
+    "bytes depend on what a tool quantizes", "small", "with the teacher it ends higher",
+    "it cannot be installed next to pytorch 2.13", "pruned", "no evidence either way", "installs",
 }
 
 
