@@ -217,7 +217,8 @@ def _float_simulation(module, q_x):
 @pytest.mark.parametrize("per_channel", [True, False])
 @pytest.mark.parametrize("groups, relu", [(8, True), (1, False), (2, True)])
 def test_integer_conv_equals_a_float_simulation_of_its_arithmetic(per_channel, groups, relu):
-    """Exact (not within one code): accumulators and output codes, per-channel and per-tensor weights."""
+    """Exact (not within one code): int32 accumulators (products + the stored constant) and output codes,
+    with per-channel and per-tensor weights."""
     torch.manual_seed(9)
     conv = nn.Conv2d(8, 8, 3, stride=(1, 2), padding=1, groups=groups)
     module = IntConv2d.from_float(conv, _qparams(0.03, -128), _qparams(0.02, -128 if relu else 7), relu=relu,
@@ -225,8 +226,9 @@ def test_integer_conv_equals_a_float_simulation_of_its_arithmetic(per_channel, g
     assert module.multiplier.numel() == module.shift.numel() == (8 if per_channel else 1)
     q_x = torch.randint(-128, 128, (3, 8, 9, 6), dtype=torch.int8)
     acc, codes = _float_simulation(module, q_x)
-    assert module.accumulate(q_x).dtype == torch.int32
-    assert torch.equal(module.accumulate(q_x).double(), acc)
+    products = module.accumulate(q_x)
+    assert products.dtype == torch.int32
+    assert torch.equal(products.double() + module.bias_int32.double().reshape(-1, 1, 1), acc)
     assert torch.equal(module(q_x).double(), codes)
 
 
@@ -236,7 +238,7 @@ def test_integer_linear_equals_a_float_simulation_of_its_arithmetic(per_channel)
     module = IntLinear.from_float(nn.Linear(40, 12), _qparams(0.05, 3), _qparams(0.04, -2), per_channel=per_channel)
     q_x = torch.randint(-128, 128, (30, 40), dtype=torch.int8)
     acc, codes = _float_simulation(module, q_x)
-    assert torch.equal(module.accumulate(q_x).double(), acc)
+    assert torch.equal(module.accumulate(q_x).double() + module.bias_int32.double(), acc)
     assert torch.equal(module(q_x).double(), codes)
 
 

@@ -110,9 +110,13 @@ class _IntLayer(nn.Module):
         self._refresh()
 
     def requantize_accumulator(self, acc: torch.Tensor) -> torch.Tensor:
-        """q_y = clamp(Z_y + round(M·acc), q_lo, 127) in integers, channels along dim 1; q_lo = Z_y with a fused ReLU."""
+        """q_y = clamp(Z_y + round(M·(acc + constant)), q_lo, 127) in integers; q_lo = Z_y with a fused ReLU.
+
+        ``acc`` holds the products Σ q_x·q_w with the output channels along dim 1.
+        """
         lower = max(QMIN, int(self.out_zero)) if self.relu else QMIN
-        return requantize(acc, self.multiplier, self.shift, self.out_zero, lower, QMAX, axis=1)
+        constant = self.bias_int32.reshape(-1, *[1] * (acc.dim() - 2))
+        return requantize(acc + constant, self.multiplier, self.shift, self.out_zero, lower, QMAX, axis=1)
 
 
 class IntLinear(_IntLayer):
@@ -135,9 +139,9 @@ class IntLinear(_IntLayer):
         return module
 
     def accumulate(self, q_x: torch.Tensor) -> torch.Tensor:
-        """The int32 accumulators Σ_k q_x·q_w − Z_x·Σ_k q_w + q_b, shape (batch, out_features)."""
+        """The int32 products Σ_k q_x·q_w, shape (batch, out_features) (the constant comes next)."""
         _check_codes(q_x, 2, self.in_features, "(batch, in_features)")
-        return int_matmul(q_x, self._weight_t) + self.bias_int32
+        return int_matmul(q_x, self._weight_t)
 
     def forward(self, q_x: torch.Tensor) -> torch.Tensor:
         """int8 codes (batch, in_features) → int8 codes (batch, out_features); ``TypeError``/``ValueError`` otherwise."""
@@ -188,7 +192,7 @@ class IntConv2d(_IntLayer):
         return self.requantize_accumulator(self.accumulate(q_x))
 
     def accumulate(self, q_x: torch.Tensor) -> torch.Tensor:
-        """The int32 accumulators Σ q_x·q_w − Z_x·Σ q_w + q_b of every output, shape (N, out_channels, H', W')."""
+        """The int32 products Σ q_x·q_w (padding: code Z_x) of every output, shape (N, out_channels, H', W')."""
         _check_codes(q_x, 4, self.in_channels, "(N, in_channels, H, W)", channel_dim=1)
         batch, _, height, width = q_x.shape
         ph, pw = self.padding
@@ -203,7 +207,6 @@ class IntConv2d(_IntLayer):
         else:
             grouped = rows.reshape(rows.shape[0], self.groups, -1).transpose(0, 1)          # (G, N·L, C/G·kh·kw)
             acc = grouped_int_matmul(grouped, self._weight_t).transpose(0, 1).reshape(rows.shape[0], -1)
-        acc = acc + self.bias_int32
         return acc.reshape(batch, out_h, out_w, self.out_channels).permute(0, 3, 1, 2).contiguous()
 
     def extra_repr(self) -> str:
