@@ -34,8 +34,8 @@ from matplotlib.transforms import Bbox
 
 from .measure import pareto_front
 
-__all__ = ["COLORS", "FIGURE_WIDTH_PX", "MIN_FONT_KEY", "MIN_TEXT_PX", "PAGE_WIDTH_PX", "check_legible",
-           "make_legible", "min_font_points", "place_labels", "plot_pareto", "png_with_text_size",
+__all__ = ["CJK_FONTS", "COLORS", "FIGURE_WIDTH_PX", "MIN_FONT_KEY", "MIN_TEXT_PX", "PAGE_WIDTH_PX", "check_legible",
+           "font_families", "make_legible", "min_font_points", "place_labels", "plot_pareto", "png_with_text_size",
            "text_px_per_point", "use_style", "visible_texts"]
 
 COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
@@ -51,6 +51,35 @@ MIN_TEXT_PX = 9.0
 MIN_FONT_KEY = "companion:min-font-pt"
 # Resolution of the displayed PNGs: sharp on high-density phone screens.
 DISPLAY_DPI = 150
+
+
+#: Fonts for text that DejaVu Sans (matplotlib's own) cannot draw, such as Chinese: with
+#: ``fontfamily=font_families()`` matplotlib takes each glyph from the first family that has it.
+#: WenQuanYi Micro Hei is Debian's fonts-wqy-microhei (`make cjk-font`). Not part of use_style(): the
+#: chapters' figures are drawn by the same code in both editions and hold no Chinese, and a fallback
+#: without a bold face would make matplotlib warn about every bold title.
+CJK_FONTS = {"WenQuanYi Micro Hei": "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"}
+
+
+def font_families() -> list[str]:
+    """The book's font families, in fallback order: DejaVu Sans, then each installed CJK font.
+
+    A font installed after matplotlib built its font cache is registered here, so that listing it
+    never makes matplotlib warn that a family was not found.
+    """
+    from pathlib import Path
+
+    from matplotlib import font_manager
+
+    families = ["DejaVu Sans"]
+    known = {font.name for font in font_manager.fontManager.ttflist}
+    for family, path in CJK_FONTS.items():
+        if family not in known and Path(path).is_file():
+            font_manager.fontManager.addfont(path)
+            known = {font.name for font in font_manager.fontManager.ttflist}
+        if family in known:
+            families.append(family)
+    return families
 
 
 def use_style() -> None:

@@ -5,6 +5,7 @@ import http.server
 import io
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -31,6 +32,8 @@ def toc_pages() -> list[str]:
 @pytest.fixture(scope="module")
 def site():
     env = {**os.environ, "COMPANION_PROGRESS": "0"}
+    # Every cell runs: the execution cache that the other editions reuse starts empty (_config.yml).
+    shutil.rmtree(ROOT / "_build" / ".jupyter_cache", ignore_errors=True)
     jb = Path(sys.executable).with_name("jupyter-book")
     result = subprocess.run([str(jb), "build", "-W", "--keep-going", "--all", "."], cwd=ROOT, env=env,
                             capture_output=True, text=True)

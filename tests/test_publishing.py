@@ -31,7 +31,8 @@ def test_deploy_workflow_is_valid_yaml_and_runs_the_readme_build():
     build_steps = workflow["jobs"]["build"]["steps"]
     runs = [step["run"].strip() for step in build_steps if "run" in step]
     assert readme_build_command() == "make book"
-    assert runs == [readme_build_command()]
+    # the English site, then the Chinese edition, which `make book-zh` copies into _build/html/zh
+    assert runs == [readme_build_command(), "make book-zh"]
     upload = [step for step in build_steps if step.get("uses", "").startswith("actions/upload-pages-artifact")]
     assert upload and upload[0]["with"]["path"] == "_build/html"
     assert workflow["jobs"]["deploy"]["needs"] == "build"

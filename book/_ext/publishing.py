@@ -59,6 +59,10 @@ def robots_txt(address: str, sitemap: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+SITE_SUBTITLE = "An open book with runnable chapters"
+SITE_SUBTITLE_ZH = "一本各章都能运行的开放图书"
+
+
 def draw_site_image(title: str, subtitle: str, target: Path) -> Path:
     """Draw the link-preview image (``SITE_IMAGE_SIZE`` pixels, PNG) with matplotlib, offline."""
     import matplotlib
@@ -66,6 +70,8 @@ def draw_site_image(title: str, subtitle: str, target: Path) -> Path:
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
+
+    from companion.plots import font_families  # a CJK fallback draws the Chinese edition's title
 
     width, height = SITE_IMAGE_SIZE
     figure = Figure(figsize=(width / SITE_IMAGE_DPI, height / SITE_IMAGE_DPI), dpi=SITE_IMAGE_DPI)
@@ -80,9 +86,12 @@ def draw_site_image(title: str, subtitle: str, target: Path) -> Path:
     axes.set_xlim(0, 8)
     axes.set_ylim(0, 8)
     axes.set_aspect("equal")
+    # A title in Chinese (the zh_CN edition) needs the CJK fallback font, which has no bold face.
+    latin = (title + subtitle).isascii()
+    fonts, weight = (["DejaVu Sans"], "bold") if latin else (font_families(), "normal")
     figure.text(0.06, 0.62, textwrap.fill(title, 24), color="white", fontsize=34,
-                fontweight="bold", va="center")
-    figure.text(0.06, 0.28, subtitle, color="#d5e3f0", fontsize=20, va="center")
+                fontweight=weight, va="center", fontfamily=fonts)
+    figure.text(0.06, 0.28, subtitle, color="#d5e3f0", fontsize=20, va="center", fontfamily=fonts)
     target.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(target, format="png", metadata={"Software": None})
     return target
@@ -109,7 +118,8 @@ def _configure(app, config) -> None:
 
 def _write_site_image(app) -> None:
     if app.builder.format == "html":
-        draw_site_image(app.config.html_title, "An open book with runnable chapters",
+        subtitle = SITE_SUBTITLE_ZH if (app.config.language or "").startswith("zh") else SITE_SUBTITLE
+        draw_site_image(app.config.html_title, subtitle,
                         Path(app.outdir) / SITE_IMAGE)
 
 

@@ -1,0 +1,167 @@
+"""The Chinese edition's catalogues: listed pages complete and current, glossary terms used, configs sound."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+import edition_config  # noqa: E402
+import translation_status as status  # noqa: E402
+
+PO_HEADER = 'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=utf-8\\n"\n\n'
+
+
+def write_po(path: Path, entries: list[tuple[str, str, bool]]) -> Path:
+    """A catalogue of (English, Chinese, fuzzy) messages."""
+    text = PO_HEADER + "".join(f'{"#, fuzzy" + chr(10) if fuzzy else ""}msgid "{en}"\nmsgstr "{zh}"\n\n'
+                               for en, zh, fuzzy in entries)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_counts_translated_fuzzy_and_untranslated_messages(tmp_path):
+    po = write_po(tmp_path / "page.po", [("One.", "一。", False), ("Two.", "二。", True), ("Three.", "", False)])
+    page = status.page_status("page", po)
+    assert (page.total, page.done, page.fuzzy, page.untranslated) == (3, 1, ["Two."], ["Three."])
+    assert page.share_left == pytest.approx(2 / 3)
+
+
+def test_changed_english_counts_as_untranslated_before_sphinx_intl_runs(tmp_path):
+    """A page whose prose changed: the template's new sentence has no translation yet."""
+    po = write_po(tmp_path / "locale" / "book" / "page.po", [("Old sentence.", "旧句子。", False)])
+    write_po(tmp_path / "pot" / "book" / "page.pot", [("New sentence.", "", False)])
+    pages = status.all_pages(tmp_path / "pot", tmp_path / "locale")
+    assert [(p.page, p.untranslated) for p in pages] == [("book/page", ["New sentence."])]
+    assert status.page_status("book/page", po).share_left == 0  # the .po alone looks complete
+    problems = status.report(pages, ["book/page"])
+    assert problems == ["book/page: untranslated: 'New sentence.'"]
+
+
+def test_a_page_without_a_catalogue_is_wholly_untranslated(tmp_path):
+    write_po(tmp_path / "pot" / "notebooks" / "ch.pot", [("A.", "", False), ("B.", "", False)])
+    (tmp_path / "locale").mkdir()
+    [page] = status.all_pages(tmp_path / "pot", tmp_path / "locale")
+    assert (page.page, page.total, page.share_left) == ("notebooks/ch", 2, 1.0)
+
+
+def test_pages_listed_as_translated_are_complete():
+    listed = status.translated_pages()
+    assert listed, "no page is listed in locales/zh_CN/translated.txt"
+    pages = {p.page: p for p in status.all_pages()}
+    for page in listed:
+        assert page in pages, f"{page} is listed as translated but has no catalogue"
+        assert not pages[page].fuzzy, f"{page}: fuzzy messages: {pages[page].fuzzy}"
+        assert not pages[page].untranslated, f"{page}: untranslated messages: {pages[page].untranslated}"
+
+
+def test_theme_strings_are_all_translated():
+    for po in (ROOT / "book" / "_locale").rglob("*.po"):
+        page = status.page_status(po.stem, po)
+        assert page.total and page.done == page.total, (po, page.untranslated, page.fuzzy)
+
+
+GLOSSARY = """
+- {term: sparsity, zh: 稀疏度}
+- {term: N:M sparsity, aliases: [2:4 sparsity], zh: N:M 稀疏（半结构化稀疏）}
+- {term: pruning, zh: 剪枝}
+- {term: unstructured pruning, zh: 非结构化剪枝}
+- {term: multiply–accumulate operation (MAC), aliases: [MACs], zh: 乘累加运算 (MAC)}
+- {term: scale, zh: 缩放因子}
+"""
+
+
+@pytest.fixture
+def terms(tmp_path):
+    path = tmp_path / "glossary.yml"
+    path.write_text(GLOSSARY, encoding="utf-8")
+    return status.glossary_terms(path)
+
+
+@pytest.mark.parametrize("english, chinese, missing", [
+    ("Pruning sets the sparsity.", "剪枝决定稀疏度。", []),
+    ("Pruning sets the sparsity.", "修剪决定稀疏度。", ["pruning"]),
+    ("Unstructured pruning at 2:4 sparsity.", "2:4 稀疏下的非结构化剪枝。", []),  # no bare "sparsity" here
+    ("Unstructured pruning at 2:4 sparsity.", "2:4 稀疏下的非结构化修剪。", ["unstructured pruning"]),
+    ("Count the multiply–accumulate operations.", "计算乘累加运算（MAC）的数量。", []),
+    ("Count the multiply–accumulate operations.", "计算乘加的数量。", ["multiply–accumulate operation (MAC)"]),
+    ("Call `prune.l1_unstructured` with $s$ scales.", "用 $s$ 个缩放因子调用 `prune.l1_unstructured`。", []),
+    ("Set `pruning=True`.", "设置 `pruning=True`。", []),  # code is no prose
+    ("Per-channel scales.", "逐通道的比例。", ["scale"]),
+])
+def test_glossary_terms_must_keep_their_chinese(terms, english, chinese, missing):
+    assert [term for term, _ in status.term_problems(english, chinese, terms)] == missing
+
+
+def test_a_translator_comment_exempts_a_word_used_in_another_sense(terms, tmp_path):
+    locale = tmp_path / "locale"
+    write_po(locale / "page.po", [("At LLM scale, prune.", "在大模型的规模上剪枝。", False)])
+    assert status.glossary_problems(terms, locale) == [
+        "page: 'scale' is not translated as '缩放因子' in: 'At LLM scale, prune.'"]
+    text = (locale / "page.po").read_text(encoding="utf-8").replace('msgid "At', '# glossary-ok: scale\nmsgid "At')
+    (locale / "page.po").write_text(text, encoding="utf-8")
+    assert status.glossary_problems(terms, locale) == []
+    write_po(locale / "math.po", [("s = \\\\text{sparsity}", "s = \\\\text{sparsity}", False)])  # copied: no prose
+    assert status.glossary_problems(terms, locale) == []
+    assert status.glossary_problems(terms, locale, pages=["other"]) == []
+
+
+def test_translations_use_the_glossarys_chinese_terms():
+    """On every page listed as translated (the others' departures are reported by the tool)."""
+    if not status.GLOSSARY.exists():
+        pytest.skip("book/glossary.yml does not exist yet")
+    problems = status.glossary_problems(status.glossary_terms(), pages=status.translated_pages())
+    assert not problems, "\n".join(problems)
+
+
+def test_the_chinese_configuration_changes_only_what_the_edition_needs(tmp_path):
+    base = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    zh = edition_config.edition("zh")
+    options = zh["sphinx"]["config"]
+    assert options["language"] == "zh_CN" and options["locale_dirs"][0] == "locales/"
+    assert options["gettext_compact"] is False and options["html_search_language"] == "zh"
+    assert zh["execute"] == base["execute"]  # the same execution settings, hence the same cache
+    assert base["execute"]["execute_notebooks"] == "cache" and zh["execute"]["cache"]
+    # everything else is the English edition's
+    assert options["html_theme_options"]["footer_content_items"] == \
+        base["sphinx"]["config"]["html_theme_options"]["footer_content_items"]
+    assert zh["sphinx"]["local_extensions"] == base["sphinx"]["local_extensions"]
+    gettext = edition_config.edition("gettext")
+    assert gettext["execute"]["execute_notebooks"] == "off"
+    assert gettext["sphinx"]["config"]["gettext_compact"] is False
+    with pytest.raises(ValueError, match="edition must be one of"):
+        edition_config.edition("fr")
+
+
+def test_written_configuration_finds_the_local_extensions(tmp_path):
+    written = yaml.safe_load(edition_config.write("zh", tmp_path).read_text(encoding="utf-8"))
+    for name, where in written["sphinx"]["local_extensions"].items():
+        assert (tmp_path / where / f"{name}.py").is_file(), (name, where)
+
+
+def test_merge_leaves_its_inputs_alone():
+    base, overlay = {"a": {"b": 1, "c": 2}}, {"a": {"c": 3}, "d": [1]}
+    assert edition_config.merge(base, overlay) == {"a": {"b": 1, "c": 3}, "d": [1]}
+    assert base == {"a": {"b": 1, "c": 2}} and overlay == {"a": {"c": 3}, "d": [1]}
+
+
+@pytest.mark.slow
+def test_translated_pages_match_the_current_sources(tmp_path):
+    """Extract every page's messages now (the translators' gettext flow, no cell runs): a page listed
+    as translated must have a current, non-fuzzy translation of each, so changing its prose without
+    updating its .po fails here."""
+    config = edition_config.write("gettext", tmp_path)
+    jb = Path(sys.executable).with_name("jupyter-book")
+    result = subprocess.run([str(jb), "build", "--all", "--config", str(config), "--path-output", str(tmp_path),
+                             "--builder", "custom", "--custom-builder", "gettext", "."],
+                            cwd=ROOT, capture_output=True, text=True, env={**os.environ, "COMPANION_PROGRESS": "0"})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    pages = status.all_pages(tmp_path / "_build" / "gettext")
+    assert {"book/intro", "book/faq", "notebooks/ch01_background"} <= {p.page for p in pages}
+    problems = status.report(pages, status.translated_pages())
+    assert not problems, "\n".join(problems)

@@ -1,0 +1,208 @@
+"""How much of each page the Chinese edition translates, and whether it uses the glossary's terms.
+
+    python tools/translation_status.py [--pot _build/gettext] [--glossary book/glossary.yml]
+
+For every page (a .pot template from `make po`'s gettext build, or where none is given, the .po file in
+locales/zh_CN/LC_MESSAGES), it counts the messages that are translated, fuzzy (sphinx-intl marks a
+message fuzzy when its English changed) and untranslated. A message of the template is translated only
+when its .po file holds the same English with a non-fuzzy translation, so a page whose prose changed
+after it was translated counts as not fully translated, even before `sphinx-intl update` runs.
+
+Pages listed in locales/zh_CN/translated.txt must be complete and follow the glossary; for the others,
+the share and the glossary departures are reported. With a glossary (book/glossary.yml: entries with ``term``, optional ``aliases``, ``zh``), every translation of
+a message that uses a glossary term must contain the term's Chinese (see glossary_terms; a translator's
+comment ``# glossary-ok: TERM`` above a message marks the word as used there in another sense). Exit status 1 when a listed page is
+incomplete or a translation departs from the glossary.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCALE = ROOT / "locales" / "zh_CN" / "LC_MESSAGES"
+TRANSLATED_LIST = ROOT / "locales" / "zh_CN" / "translated.txt"
+GLOSSARY = ROOT / "book" / "glossary.yml"
+
+
+@dataclass
+class PageStatus:
+    """The messages of one page: ``total`` of them, and the English of those not (fully) translated."""
+    page: str
+    total: int
+    fuzzy: list[str] = field(default_factory=list)
+    untranslated: list[str] = field(default_factory=list)
+
+    @property
+    def done(self) -> int:
+        return self.total - len(self.fuzzy) - len(self.untranslated)
+
+    @property
+    def share_left(self) -> float:
+        """The share of messages not (fully) translated, 0 to 1 (0 for a page with no messages)."""
+        return (len(self.fuzzy) + len(self.untranslated)) / self.total if self.total else 0.0
+
+
+def load_catalog(path: Path):
+    with path.open("rb") as handle:
+        return read_po(handle)
+
+
+def _key(message) -> tuple[str, str | None]:
+    return (message.id, message.context)
+
+
+def _real(catalog):
+    """The messages of a catalogue, without its header entry."""
+    return [m for m in catalog if m.id]
+
+
+def page_status(page: str, po: Path, pot: Path | None = None) -> PageStatus:
+    """Translation status of ``page`` from its .po file, against its template ``pot`` when given."""
+    translations = {}
+    if po.exists():
+        translations = {_key(m): m for m in _real(load_catalog(po))}
+    english = [_key(m) for m in _real(load_catalog(pot))] if pot else list(translations)
+    status = PageStatus(page, len(english))
+    for key in english:
+        message = translations.get(key)
+        if message is None or not message.string:
+            status.untranslated.append(key[0])
+        elif message.fuzzy:
+            status.fuzzy.append(key[0])
+    return status
+
+
+def all_pages(pot_dir: Path | None = None, locale: Path = LOCALE) -> list[PageStatus]:
+    """The status of every page: those of ``pot_dir``'s templates when given, else of the .po files."""
+    own = {str(po.relative_to(locale).with_suffix("")): po for po in sorted(locale.rglob("*.po"))}
+    if pot_dir is None:
+        return [page_status(page, po) for page, po in own.items()]
+    templates = {str(pot.relative_to(pot_dir).with_suffix("")): pot for pot in sorted(pot_dir.rglob("*.pot"))}
+    # A catalogue with no template (a page since removed) is reported from its own messages.
+    return [page_status(page, locale / f"{page}.po", templates.get(page)) for page in sorted({*templates, *own})]
+
+
+def translated_pages(path: Path = TRANSLATED_LIST) -> list[str]:
+    """The pages declared fully translated (one docname a line; ``#`` starts a comment)."""
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line]
+
+
+# Text that a translation keeps as written, where an English term is no prose: inline code, math, link
+# targets and role targets.
+_VERBATIM = re.compile(r"``.*?``|`[^`]*`|\$\$.*?\$\$|\$[^$]*\$|\]\([^)]*\)|<[^>]*>", re.S)
+
+
+def _prose(text: str) -> str:
+    return _VERBATIM.sub(" ", text)
+
+
+def _chinese_core(zh: str) -> str:
+    """The Chinese term without a parenthesised abbreviation: 乘累加运算 (MAC) -> 乘累加运算."""
+    return re.sub(r"\s*[(（][^)）]*[)）]\s*$", "", zh).strip()
+
+
+def glossary_terms(path: Path = GLOSSARY) -> list[tuple[str, bool, str, str]]:
+    """(English spelling, whether it requires the Chinese, the term, its Chinese) for every entry.
+
+    The term itself (with and without its parenthesised abbreviation) and the aliases that contain it
+    (plurals) require the Chinese term; other aliases ("2:4 sparsity" for N:M sparsity) only keep their
+    words from counting as a shorter term's ("sparsity"). Longest spellings first.
+    """
+    spellings = []
+    for entry in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
+        term, zh = entry["term"], _chinese_core(str(entry["zh"]))
+        bare = re.sub(r"\s*\([^)]*\)$", "", term).strip()
+        for spelling in {term, bare, *entry.get("aliases", [])}:
+            required = spelling in (term, bare) or bare.lower() in spelling.lower()
+            spellings.append((spelling, required, term, zh))
+    return sorted(spellings, key=lambda s: (-len(s[0]), not s[1]))
+
+
+def _squeeze(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def term_problems(english: str, chinese: str, terms) -> list[tuple[str, str]]:
+    """(term, zh) for each glossary term that ``english`` uses and ``chinese`` does not translate."""
+    text, missing = _prose(english), []
+    for spelling, required, term, zh in terms:
+        pattern = re.compile(r"(?<![\w-])" + re.escape(spelling) + r"(?:e?s)?(?![\w-])", re.I)
+        if pattern.search(text):
+            text = pattern.sub(" ", text)  # a shorter term inside this one does not count again
+            if required and _squeeze(zh) not in _squeeze(chinese) and (term, zh) not in missing:
+                missing.append((term, zh))
+    return missing
+
+
+def exempt_terms(message) -> set[str]:
+    """Terms that a translator's comment ``# glossary-ok: TERM`` marks as used in another sense here
+    (e.g. "scale" in "at LLM scale" is no quantization scale)."""
+    return {comment.split(":", 1)[1].strip() for comment in message.user_comments
+            if comment.startswith("glossary-ok:")}
+
+
+def glossary_problems(terms, locale: Path = LOCALE, pages: list[str] | None = None) -> list[str]:
+    """Every non-fuzzy translation whose English uses a glossary term and whose Chinese lacks its zh
+    (on ``pages`` only, when given). A message copied as it stands (an equation) translates nothing."""
+    problems = []
+    for po in sorted(locale.rglob("*.po")):
+        page = po.relative_to(locale).with_suffix("")
+        if pages is not None and str(page) not in pages:
+            continue
+        for message in _real(load_catalog(po)):
+            if message.string and not message.fuzzy and message.string != message.id:
+                problems += [f"{page}: {term!r} is not translated as {zh!r} in: {message.id[:80]!r}"
+                             for term, zh in term_problems(message.id, message.string, terms)
+                             if term not in exempt_terms(message)]
+    return problems
+
+
+def report(statuses: list[PageStatus], listed: list[str]) -> list[str]:
+    """Print the table; return the problems of the pages listed as translated."""
+    problems = []
+    known = {s.page for s in statuses}
+    problems += [f"{page}: listed as translated but has no messages" for page in listed if page not in known]
+    print(f"{'page':45} {'messages':>8} {'fuzzy':>6} {'untransl.':>9} {'left':>6}")
+    for s in statuses:
+        mark = " (listed as translated)" if s.page in listed else ""
+        print(f"{s.page:45} {s.total:8d} {len(s.fuzzy):6d} {len(s.untranslated):9d} {s.share_left:6.0%}{mark}")
+        if s.page in listed:
+            problems += [f"{s.page}: fuzzy: {m[:80]!r}" for m in s.fuzzy]
+            problems += [f"{s.page}: untranslated: {m[:80]!r}" for m in s.untranslated]
+    total = sum(s.total for s in statuses)
+    left = sum(len(s.fuzzy) + len(s.untranslated) for s in statuses)
+    print(f"{'all pages':45} {total:8d} {'':6} {'':9} {left / total if total else 0:6.0%}")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pot", type=Path, help="folder of .pot templates (make po writes _build/gettext)")
+    parser.add_argument("--glossary", type=Path, default=GLOSSARY)
+    args = parser.parse_args(argv)
+    listed = translated_pages()
+    problems = report(all_pages(args.pot), listed)
+    if args.glossary.exists():
+        terms = glossary_terms(args.glossary)
+        problems += glossary_problems(terms, pages=listed)
+        others = [p for p in glossary_problems(terms) if p.split(":", 1)[0] not in listed]
+        print(f"{len(others)} glossary departures on pages not yet listed as translated:")
+        for other in others:
+            print("  " + other)
+    else:
+        print(f"no glossary at {args.glossary}: terms not compared")
+    for problem in problems:
+        print(problem)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
