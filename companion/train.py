@@ -365,21 +365,41 @@ def pretrained(config: TrainConfig | str, device: str | torch.device | None = No
     device = choose_device(device)
     path = cache_dir() / f"{config.model}-{config.data}-{config.key(device)}.pt"
     model = models_module.build(config.model, **config.model_kwargs)
-    if path.exists():
-        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    if _load_cached(model, path):
         return model.to(device).eval()
     trained, _ = train_config(config, device, progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
-        torch.save({k: v.cpu() for k, v in trained.state_dict().items()}, handle)
-    os.replace(handle.name, path)
+    _save_atomically(trained.state_dict(), path)
     return trained.eval()
+
+
+def _load_cached(model: nn.Module, path: Path) -> bool:
+    """Load the state saved at ``path`` into ``model``; False when there is none or it no longer fits.
+
+    A file written by an older layout of the same modules (a key missing, unexpected or of another
+    shape) is treated as a cache miss, so the model is trained again rather than half loaded.
+    """
+    if not path.exists():
+        return False
+    try:
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    except (RuntimeError, ValueError, EOFError):  # a layout that no longer fits, or a truncated file
+        return False
+    return True
+
+
+def _on_cpu(value: object) -> object:
+    """``value`` with every tensor in it detached and on the CPU (a state_dict may hold dicts: extra state)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, dict):
+        return {k: _on_cpu(v) for k, v in value.items()}
+    return value
 
 
 def _save_atomically(state: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
-        torch.save({k: v.detach().cpu() for k, v in state.items()}, handle)
+        torch.save(_on_cpu(state), handle)
     os.replace(handle.name, path)
 
 
@@ -422,9 +442,9 @@ def cached_derived(name: str, settings: dict, build: Callable[[], nn.Module],
     device = choose_device(device)
     path = _derived_path("derived", name, settings, device)
     model = build()
-    if path.exists():
-        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    if _load_cached(model, path):
         return model.to(device).eval()
+    model = build()  # a stale file may have loaded in part before it was refused
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(TRAIN_THREADS)
     try:

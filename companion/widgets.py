@@ -23,6 +23,7 @@ from __future__ import annotations
 import html
 import io
 import itertools
+import math
 from typing import Callable, Mapping, Sequence
 
 import ipywidgets as widgets
@@ -30,11 +31,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from PIL import Image as PILImage
+from PIL import PngImagePlugin
 from torch import nn
 
 from .measure import pareto_front
 from .optim import schedules as lr_schedules
-from .plots import COLORS
+from .plots import COLORS, MIN_FONT_KEY, make_legible
 from .prune import agp_sparsity, clone, l1_unstructured, make_permanent, prunable_weights
 from .quant import calc_qparams, fake_quantize, qrange
 
@@ -49,17 +51,25 @@ Draw = Callable[..., None]  # draw(ax, **values): one frame for one combination 
 
 
 def png_bytes(fig: plt.Figure, *, dpi: int = 72, colors: int = 64) -> bytes:
-    """The figure as a small PNG: rendered at ``dpi``, reduced to a ``colors``-entry palette, closed."""
+    """The figure as a small PNG: rendered at ``dpi``, reduced to a ``colors``-entry palette, closed.
+
+    A frame is shown at its natural size, so text smaller than ``MIN_TEXT_PX`` CSS px there (a font of
+    s points shows at s·dpi/72 px) is enlarged first, and the smallest font size is recorded in the
+    PNG under ``MIN_FONT_KEY``, as chapter figures record it (see :mod:`companion.plots`).
+    """
     if isinstance(dpi, bool) or not isinstance(dpi, int) or not 20 <= dpi <= 300:
         raise ValueError(f"dpi must be an int in [20, 300], got {dpi!r}")
     if isinstance(colors, bool) or not isinstance(colors, int) or not 2 <= colors <= 256:
         raise ValueError(f"colors must be an int in [2, 256], got {colors!r}")
+    smallest = make_legible(fig, dpi=dpi, shown_width_px=math.inf)
     raw = io.BytesIO()
     fig.savefig(raw, format="png", dpi=dpi)
     plt.close(fig)
     image = PILImage.open(raw).convert("RGB").quantize(colors=colors)
+    info = PngImagePlugin.PngInfo()
+    info.add_text(MIN_FONT_KEY, f"{smallest:.2f}")
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=True)
+    image.save(out, format="PNG", optimize=True, pnginfo=info)
     return out.getvalue()
 
 

@@ -98,7 +98,8 @@ def observe(observers: dict, tensors: list[torch.Tensor]) -> dict[str, torch.Ten
 
 def state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """Parameters, buffers (masks, activation ranges) and quantization parameters, detached copies."""
-    result = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    result = {k: v.detach().clone() for k, v in model.state_dict().items()
+              if isinstance(v, torch.Tensor)}  # observers' learned state (a dict) is compared through qparams
     result.update({f"qparams:{k}": v for k, v in cdist.quant_state(model).items()})
     return result
 

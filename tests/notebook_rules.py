@@ -29,6 +29,28 @@ def code_cells(notebook: dict) -> list[str]:
     return ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
 
 
+CODE_WIDTH = 90  # characters: wider code scrolls sideways on the page and on a phone
+
+
+def long_code_lines(notebook: dict, width: int = CODE_WIDTH) -> list[tuple[str, int, int, str]]:
+    """Lines longer than ``width`` characters in code cells and in the Python of hidden solutions.
+
+    Each item is ``(where, cell index, line number from 1, line)``; ``where`` is ``"code"`` for a
+    code cell and ``"solution"`` for a fenced ``python`` block inside a markdown cell.
+    """
+    found = []
+    for index, cell in enumerate(notebook["cells"]):
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code":
+            blocks = [("code", source)]
+        else:
+            blocks = [("solution", block) for block in _PYTHON_FENCE.findall(source)]
+        for where, block in blocks:
+            found += [(where, index, number, line)
+                      for number, line in enumerate(block.split("\n"), start=1) if len(line) > width]
+    return found
+
+
 def exercises(notebook: dict) -> list[str]:
     return [text for text in markdown(notebook) if "{exercise}" in text]
 

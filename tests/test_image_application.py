@@ -136,3 +136,30 @@ def test_fashion_resnet_has_the_documented_size():
     assert measure.count_parameters(model) == 77_754
     assert measure.count_macs(model, torch.zeros(1, 1, 28, 28)) == 9_345_920
     assert train.RECIPES["fashion-resnet"].model == "fashion_resnet"
+
+
+def test_cached_derived_keeps_learned_observer_ranges_and_rebuilds_a_stale_file(tmp_path, monkeypatch):
+    """A QAT model comes back from the cache calibrated; a file that no longer fits is a miss, not a crash."""
+    from companion.quant.qat import convert, prepare_qat
+
+    monkeypatch.setenv("COMPANION_CACHE_DIR", str(tmp_path))
+    torch.manual_seed(0)
+    base = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    calls = []
+
+    def fit_it(model):
+        calls.append(1)
+        model.train()
+        model(torch.randn(16, 4))
+
+    first = train.cached_derived("qat", {"bits": 4}, lambda: prepare_qat(base, 4, act_bits=8), fit_it)
+    second = train.cached_derived("qat", {"bits": 4}, lambda: prepare_qat(base, 4, act_bits=8), fit_it)
+    x = torch.randn(5, 4)
+    assert len(calls) == 1 and torch.equal(convert(second)(x), convert(first)(x))
+    (path,) = tmp_path.glob("derived-qat-*.pt")
+    torch.save({"unrelated": torch.zeros(1)}, path)
+    train.cached_derived("qat", {"bits": 4}, lambda: prepare_qat(base, 4, act_bits=8), fit_it)
+    assert len(calls) == 2
+    path.write_bytes(path.read_bytes()[:100])
+    train.cached_derived("qat", {"bits": 4}, lambda: prepare_qat(base, 4, act_bits=8), fit_it)
+    assert len(calls) == 3

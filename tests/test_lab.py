@@ -87,3 +87,15 @@ def test_exercise_renders_with_its_solution_collapsed(lab):
         body.wait_for(state="visible", timeout=10_000)
         assert "check_" in body.inner_text()  # the solution ends with its self-check
         browser.close()
+
+
+def test_pinned_jupyterlab_myst_is_compatible_with_the_pinned_jupyterlab():
+    """``jupyter labextension list`` flags an extension whose shared packages clash with the lab's
+    (jupyterlab-myst 2.7.0 needs ``@jupyter/ydoc`` 3, which JupyterLab 4.5 ships and 4.6 does not)."""
+    jupyter = Path(sys.executable).with_name("jupyter")
+    listing = subprocess.run([str(jupyter), "labextension", "list"], capture_output=True, text=True,
+                             env={**os.environ, "NO_COLOR": "1"})
+    text = listing.stdout + listing.stderr
+    assert listing.returncode == 0, text
+    assert "jupyterlab-myst v2" in text, text
+    assert "not compatible" not in text, text

@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from notebook_rules import NOTEBOOKS, cells_with_outputs, code_cells, exercises, load, markdown, solutions
+from notebook_rules import (CODE_WIDTH, NOTEBOOKS, cells_with_outputs, code_cells, exercises, load,
+                            long_code_lines, markdown, solutions)
 
 IDS = [p.stem for p in NOTEBOOKS]
 
@@ -26,6 +27,27 @@ def test_the_output_rule_catches_a_dirty_notebook():
     notebook["cells"][code]["outputs"] = []
     notebook["cells"][code]["execution_count"] = 3
     assert cells_with_outputs(notebook) == [code]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_code_fits_the_page(path):
+    too_long = long_code_lines(load(path))
+    assert not too_long, f"{path.name}: {len(too_long)} code lines over {CODE_WIDTH} characters:\n" + "\n".join(
+        f"  {where} cell {cell}, line {line}: {len(text)} chars: {text.strip()[:60]}..."
+        for where, cell, line, text in too_long)
+
+
+def test_the_width_rule_catches_a_long_line():
+    notebook = {"cells": [
+        {"cell_type": "markdown", "source": ["# Title\n", "x" * 200]},
+        {"cell_type": "code", "source": ["ok = 1\n", "y = " + "1 + " * 30 + "1"]},
+        {"cell_type": "markdown", "source": ["```{solution} e\n", "```python\n", "z" * 91 + "\n", "```\n"]},
+    ]}
+    assert [(where, cell, line) for where, cell, line, _ in long_code_lines(notebook)] == [
+        ("code", 1, 2), ("solution", 2, 1)]
+    notebook["cells"][1]["source"][1] = "y = 1"
+    notebook["cells"][2]["source"][2] = "z" * 90 + "\n"
+    assert long_code_lines(notebook) == []
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)

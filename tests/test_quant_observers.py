@@ -124,3 +124,38 @@ def test_bad_use_raises_clear_errors():
 def test_observer_is_a_pass_through_module():
     x = torch.randn(3, 4)
     assert obs.MinMaxObserver()(x) is x
+
+
+@pytest.mark.parametrize("name", sorted(obs.OBSERVERS))
+@pytest.mark.parametrize("axis", [None, 1])
+def test_a_saved_observer_reloads_calibrated_and_goes_on_as_if_never_saved(name, axis, tmp_path):
+    """What an observer learned travels in state_dict (saved with torch.save, loaded weights_only)."""
+    if name == "histogram" and axis is not None:
+        pytest.skip("the histogram observer is per tensor only")
+    kwargs = {"max_values": 50} if name in ("percentile", "mse") else {}
+    torch.manual_seed(2)
+    batches = [torch.randn(8, 6) * (i + 1) for i in range(4)]
+    original = obs.OBSERVERS[name](axis=axis, **kwargs)
+    for x in batches[:2]:
+        original(x)
+    torch.save(original.state_dict(), tmp_path / "observer.pt")
+    reloaded = obs.OBSERVERS[name](axis=axis, **kwargs)
+    with pytest.raises(obs.NotCalibratedError):
+        reloaded.calculate_qparams()
+    reloaded.load_state_dict(torch.load(tmp_path / "observer.pt", weights_only=True))
+    for a, b in zip(reloaded.calculate_qparams(), original.calculate_qparams()):
+        assert torch.equal(a, b)
+    for x in batches[2:]:  # the subsampling generator and running statistics carry on identically
+        original(x)
+        reloaded(x)
+    for a, b in zip(reloaded.calculate_qparams(), original.calculate_qparams()):
+        assert torch.equal(a, b)
+    assert reloaded.batches == original.batches == 4
+
+
+def test_a_saved_state_from_another_kind_of_state_is_refused():
+    observer = obs.MinMaxObserver()
+    with pytest.raises(ValueError, match="batches"):
+        observer.set_extra_state({"lo": torch.zeros(())})
+    with pytest.raises(ValueError, match="keys among"):
+        observer.set_extra_state({"batches": 1, "weights": torch.zeros(())})

@@ -109,3 +109,18 @@ def test_bad_input():
         convert(model)
     with pytest.raises(TypeError, match="QATLayer wraps"):
         QATLayer(nn.ReLU(), nn.Identity())
+
+
+@pytest.mark.parametrize("lsq", [False, True])
+def test_a_qat_model_saved_and_loaded_converts_like_the_original(lsq, tmp_path):
+    """The activation ranges live in state_dict: a reloaded QAT model (e.g. from a cache) converts the same."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 3))
+    qat = prepare_qat(model, 4, act_bits=8, lsq=lsq)
+    for _ in range(3):
+        qat(torch.rand(8, 1, 6, 6))
+    torch.save(qat.state_dict(), tmp_path / "qat.pt")
+    again = prepare_qat(model, 4, act_bits=8, lsq=lsq)
+    again.load_state_dict(torch.load(tmp_path / "qat.pt", weights_only=True))
+    x = torch.rand(5, 1, 6, 6)
+    assert torch.equal(convert(again.eval())(x), convert(qat.eval())(x))

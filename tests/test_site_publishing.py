@@ -173,3 +173,15 @@ def test_buttons_load_nothing_from_outside_in_a_real_browser(url_server):
     assert outside == [], f"pages requested outside addresses: {outside}"
     assert errors == []
     assert any(href and href.startswith(REPOSITORY) for href in hrefs), hrefs
+
+
+def test_every_page_footer_links_the_licence_and_names_no_placeholder_author(unset_site):
+    licence = unset_site / "book" / "licence.html"
+    assert licence.exists() and "MIT" in licence.read_text(encoding="utf-8")
+    for page in toc_pages():
+        html = (unset_site / page).read_text(encoding="utf-8")
+        target = os.path.relpath(licence, (unset_site / page).parent).replace(os.sep, "/")
+        target = "#" if page == "book/licence.html" else target  # Sphinx's link to the page itself
+        notes = re.findall(r'<p class="licence">(.*?)</p>', html, re.S)
+        assert any(f'href="{target}"' in note for note in notes), f"{page}: no footer link to the licence"
+        assert "By The book" not in html and "By The contributors" not in html, page

@@ -228,3 +228,18 @@ def test_tradeoff_explorer_needs_a_full_grid():
         W.tradeoff_explorer(points)
     with pytest.raises(ValueError, match="accuracy in"):
         W.tradeoff_explorer({(0.0, 32): (1.0, 1.5), (0.5, 32): (0.5, 0.5)})
+
+
+def test_frames_have_legible_text_and_record_their_smallest_font():
+    """A frame shows at natural size: no text under MIN_TEXT_PX px, and the PNG says its smallest font."""
+    from companion.plots import MIN_FONT_KEY, MIN_TEXT_PX
+
+    fig, ax = plt.subplots(figsize=(4, 2))
+    ax.set_xlabel("tiny", fontsize=4)
+    ax.tick_params(labelsize=5)
+    png = Image.open(io.BytesIO(W.png_bytes(fig, dpi=72)))
+    assert float(png.info[MIN_FONT_KEY]) >= MIN_TEXT_PX - 0.05  # 72 dpi: one px per point
+    fig, ax = plt.subplots(figsize=(4, 2))
+    ax.set_xlabel("tiny", fontsize=4)
+    png = Image.open(io.BytesIO(W.png_bytes(fig, dpi=144)))
+    assert float(png.info[MIN_FONT_KEY]) * 144 / 72 >= MIN_TEXT_PX - 0.05

@@ -100,6 +100,22 @@ class Observer(nn.Module):
         lo, hi = self.min_max()
         return calc_qparams(lo, hi, self.qmin, self.qmax, symmetric=self.symmetric)
 
+    # What an observer learns from data. It travels in ``state_dict()`` (as ``<name>._extra_state``), so a
+    # calibrated or QAT-trained model saved and loaded again keeps its ranges, as torch's observers keep
+    # their ``min_val``/``max_val`` buffers.
+    _LEARNED = ("batches", "_channel_count", "lo", "hi", "counts", "_values")
+
+    def get_extra_state(self) -> dict:
+        return {name: getattr(self, name) for name in self._LEARNED if name in vars(self)}
+
+    def set_extra_state(self, state: dict) -> None:
+        if not isinstance(state, dict) or not isinstance(state.get("batches"), int) \
+                or not set(state) <= set(self._LEARNED):
+            raise ValueError(f"{type(self).__name__}: the saved observer state must be a dict with an int "
+                             f"'batches' and keys among {self._LEARNED}, got {state!r:.200}")
+        for name, value in state.items():
+            setattr(self, name, value.clone() if isinstance(value, torch.Tensor) else value)
+
     def extra_repr(self) -> str:
         return f"bits={self.bits}, signed={self.signed}, symmetric={self.symmetric}, axis={self.axis}"
 
@@ -146,6 +162,16 @@ class _StoredValues(Observer):
         self.max_values = max_values
         self._values: torch.Tensor | None = None
         self._generator = torch.Generator().manual_seed(0)
+
+    def get_extra_state(self) -> dict:
+        return {**super().get_extra_state(), "generator": self._generator.get_state()}
+
+    def set_extra_state(self, state: dict) -> None:
+        state = dict(state)
+        generator = state.pop("generator", None)
+        super().set_extra_state(state)
+        if generator is not None:
+            self._generator.set_state(generator)
 
     def _observe(self, x):
         rows = self._channels(x)
