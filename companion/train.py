@@ -275,6 +275,12 @@ class TrainConfig:
         text = json.dumps({**fields, "format": CACHE_FORMAT, "device": device.type}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
+    def augmentation(self, seed: int | None = None) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """The ``fit(augment=...)`` transform that ``augment`` names (seeded by ``seed``, else the
+        config's seed), or None when it is empty."""
+        flip, shift = _parse_augment(self.augment)
+        return augment_images(flip, shift, self.seed if seed is None else seed) if self.augment else None
+
     def splits(self) -> data_module.Splits:
         """The data set this configuration trains on."""
         return data_module.load(self.data, **self.data_kwargs)
@@ -283,11 +289,11 @@ class TrainConfig:
 RECIPES = {
     "digits-mlp": TrainConfig(model="mlp", data="digits"),
     "digits-cnn": TrainConfig(model="cnn", data="digits", data_kwargs={"image": True}, epochs=20),
-    # Chapter 5.1: the compact residual CNN on Fashion-MNIST (≈ 78 k parameters, 9.3 M MACs per image).
-    # Trained in the channels-last layout with a one-cycle rate, label smoothing and mirrored images.
-    "fashion-resnet": TrainConfig(model="fashion_resnet", data="fashion_mnist", epochs=4, batch_size=128, lr=4e-3,
-                                  optimizer="adamw", weight_decay=5e-4, schedule="onecycle", label_smoothing=0.1,
-                                  augment="flip", channels_last=True),
+    # Chapter 5.1: the compact residual CNN on Fashion-MNIST (≈ 78 k parameters, 9.3 M MACs per image),
+    # trained in five epochs: SGD with momentum, a one-cycle rate, label smoothing, channels-last layout.
+    "fashion-resnet": TrainConfig(model="fashion_resnet", data="fashion_mnist", epochs=5, batch_size=128, lr=0.1,
+                                  optimizer="sgd", weight_decay=5e-4, schedule="onecycle", label_smoothing=0.1,
+                                  channels_last=True),
     # Chapter 5.3: the DS-CNN keyword spotter on synthesised speech (generating the data takes ~1 min).
     "speech-dscnn": TrainConfig(model="dscnn", data="speech", data_kwargs={"copies": 1}, epochs=12, lr=3e-3),
 }
@@ -327,8 +333,7 @@ def _train(config: TrainConfig, device: torch.device, progress: bool | None) -> 
     seed_everything(config.seed)
     splits = config.splits()
     model = models_module.build(config.model, **config.model_kwargs).to(device)
-    flip, shift = _parse_augment(config.augment)
-    augment = augment_images(flip, shift, seed=config.seed) if config.augment else None
+    augment = config.augmentation()
     history = finetune(model, splits.loader("train", config.batch_size, seed=config.seed), config.epochs, lr=config.lr,
                        optimizer=config.optimizer, momentum=config.momentum, weight_decay=config.weight_decay,
                        schedule=config.schedule, label_smoothing=config.label_smoothing, augment=augment,

@@ -191,6 +191,10 @@ def test_later_config_fields_leave_old_keys_alone_and_change_the_key_when_set():
     assert len(keys) == 5
     with pytest.raises(ValueError, match="augment"):
         train.train_config(_tiny_config(augment="rotate"), device="cpu")
+    assert _tiny_config().augmentation() is None
+    images = torch.rand(8, 1, 6, 6)
+    mirrored = _tiny_config(augment="flip").augmentation(seed=2)(images)
+    assert torch.equal(mirrored, train.augment_images(flip=True, seed=2)(images))
 
 
 def test_augment_images_mirrors_and_shifts_against_a_loop():
