@@ -9,9 +9,11 @@
   module names) and :func:`torch_pruning_prune` (its ``MetaPruner`` with L1 magnitude importance);
   :func:`group_modules` gives the same sets for the companion's groups.
 - ONNX Runtime: :func:`export_onnx` (``torch.onnx.export``, legacy TorchScript exporter, dynamic
-  batch), :class:`OnnxModel` (an ``InferenceSession`` on a fixed number of threads, callable like a
-  module on tensors), :func:`onnx_quantize_dynamic`, :func:`onnx_quantize_static` and
+  batch, one or several inputs), :class:`OnnxModel` (an ``InferenceSession`` on a fixed number of
+  threads, callable like a module on tensors), :func:`onnx_quantize_dynamic`, :func:`onnx_quantize_static` and
   :func:`onnx_initializer_bytes`.
+- :func:`nearest_centroid_accuracy`: a training-free probe of embeddings (each test vector takes the
+  label of the nearest class mean of the training vectors), to compare encoder variants.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ from .prune.dependency import DependencyGroup
 
 __all__ = ["Captured", "captured", "code_lines", "group_modules", "torch_pruning_groups", "torch_pruning_prune",
            "install_bytes", "export_onnx", "OnnxModel", "onnx_quantize_dynamic", "onnx_quantize_static",
-           "onnx_initializer_bytes"]
+           "onnx_initializer_bytes", "nearest_centroid_accuracy"]
 
 
 @dataclass
@@ -150,16 +152,27 @@ def torch_pruning_prune(model: nn.Module, example_input: torch.Tensor, ratio: fl
     return pruned
 
 
-def export_onnx(model: nn.Module, example_input: torch.Tensor, path: str | os.PathLike) -> list[str]:
-    """Export ``model`` to ONNX at ``path`` with a dynamic batch dimension; returns the exporter's warnings.
+def export_onnx(model: nn.Module, example_input: torch.Tensor | tuple[torch.Tensor, ...],
+                path: str | os.PathLike, input_names: Sequence[str] = ("x",),
+                output_names: Sequence[str] = ("logits",),
+                dynamic_axes: dict[str, dict[int, str]] | None = None) -> list[str]:
+    """Export ``model`` to ONNX at ``path``; returns the exporter's warnings.
 
-    Uses the TorchScript-based exporter (``dynamo=False``): the default ``torch.export``-based one
-    needs the ``onnxscript`` package. The legacy exporter is deprecated and says so; its warnings are
-    returned, not printed. Input ``"x"``, output ``"logits"``.
+    ``example_input`` is one tensor or a tuple of them, named by ``input_names`` (default: one input
+    ``"x"``, one output ``"logits"``). ``dynamic_axes`` says which dimensions may vary; by default
+    dimension 0 (the batch) of every input and output. Uses the TorchScript-based exporter
+    (``dynamo=False``): the default ``torch.export``-based one needs the ``onnxscript`` package. The
+    legacy exporter is deprecated and says so; its warnings are returned, not printed.
     """
+    inputs = example_input if isinstance(example_input, tuple) else (example_input,)
+    if len(input_names) != len(inputs):
+        raise ValueError(f"input_names has {len(input_names)} names for {len(inputs)} example inputs")
+    if dynamic_axes is None:
+        dynamic_axes = {name: {0: "batch"} for name in (*input_names, *output_names)}
     model = copy.deepcopy(model).eval()
-    run = captured(torch.onnx.export, model, (example_input,), os.fspath(path), dynamo=False, input_names=["x"],
-                   output_names=["logits"], dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}})
+    run = captured(torch.onnx.export, model, inputs, os.fspath(path), dynamo=False,
+                   input_names=list(input_names), output_names=list(output_names),
+                   dynamic_axes=dynamic_axes)
     return run.warnings + run.logs
 
 
@@ -179,10 +192,17 @@ class OnnxModel(nn.Module):
         options = ort.SessionOptions()
         options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
         self.session = ort.InferenceSession(os.fspath(path), options, providers=["CPUExecutionProvider"])
-        self.input_name = self.session.get_inputs()[0].name
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(self.session.run(None, {self.input_name: x.detach().numpy()})[0])
+    def forward(self, *inputs: torch.Tensor, **named: torch.Tensor) -> torch.Tensor:
+        """The first output for ``inputs``, given in the order of the graph's inputs (or by name)."""
+        names = [i.name for i in self.session.get_inputs()]
+        if len(inputs) > len(names):
+            raise ValueError(f"the model takes {len(names)} inputs {names}, got {len(inputs)}")
+        feed = {**dict(zip(names, inputs)), **named}
+        missing = sorted(set(names) - set(feed))
+        if missing:
+            raise ValueError(f"missing inputs {missing} (the model takes {names})")
+        return torch.from_numpy(self.session.run(None, {k: v.detach().numpy() for k, v in feed.items()})[0])
 
 
 def onnx_quantize_dynamic(source: str | os.PathLike, target: str | os.PathLike) -> list[str]:
@@ -235,3 +255,21 @@ def onnx_initializer_bytes(path: str | os.PathLike) -> dict[str, tuple[str, int]
     graph = onnx.load(os.fspath(path)).graph
     return {t.name: (onnx.TensorProto.DataType.Name(t.data_type), numpy_helper.to_array(t).nbytes)
             for t in graph.initializer}
+
+
+def nearest_centroid_accuracy(train: torch.Tensor, train_labels: torch.Tensor, test: torch.Tensor,
+                              test_labels: torch.Tensor) -> float:
+    """Fraction of ``test`` vectors whose nearest class centroid (Euclidean) is their own class.
+
+    The centroid of class c is the mean of the ``train`` vectors labelled c; ties go to the lower
+    class index. The probe has no parameters to train, so it compares encoder variants without a head.
+    """
+    if train.dim() != 2 or test.dim() != 2 or train.shape[1] != test.shape[1]:
+        raise ValueError(f"train and test must be 2-D with the same width, got {tuple(train.shape)}, "
+                         f"{tuple(test.shape)}")
+    if len(train_labels) != len(train) or len(test_labels) != len(test) or len(train) == 0:
+        raise ValueError("each of train and test needs one label per row, and train at least one row")
+    classes = torch.unique(train_labels)
+    centroids = torch.stack([train[train_labels == c].mean(dim=0) for c in classes])
+    predicted = classes[torch.cdist(test.double(), centroids.double()).argmin(dim=1)]
+    return (predicted == test_labels).double().mean().item()

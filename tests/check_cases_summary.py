@@ -2,6 +2,7 @@
 import math
 
 import torch
+from torch.nn import functional as F
 
 from companion.checks import summary as checks
 
@@ -24,10 +25,23 @@ def bits_per_weight_nm(value_bits, n, m):
     return n / m * (value_bits + math.ceil(math.log2(m)))
 
 
+def kd_loss(student, teacher, labels, temperature, alpha):
+    soft = F.kl_div(F.log_softmax(student / temperature, 1), F.log_softmax(teacher / temperature, 1),
+                    reduction="batchmean", log_target=True)
+    return (1 - alpha) * F.cross_entropy(student, labels) + alpha * temperature ** 2 * soft
+
+
+def kd_loss_without_t_squared(student, teacher, labels, temperature, alpha):
+    return kd_loss(student, teacher, labels, temperature, alpha) - alpha * (temperature ** 2 - 1) * F.kl_div(
+        F.log_softmax(student / temperature, 1), F.log_softmax(teacher / temperature, 1),
+        reduction="batchmean", log_target=True)
+
+
 CASES = [
     (checks.check_fp8_roundtrip, fp8_roundtrip, fp8_unscaled),
     (checks.check_bits_per_weight, bits_per_weight, lambda out, inp, bits, group: bits + 32 / group),
     (checks.check_nm_bits_per_weight, bits_per_weight_nm, lambda value_bits, n, m: n / m * value_bits),
+    (checks.check_distillation_loss, kd_loss, kd_loss_without_t_squared),
 ]
 
 
@@ -51,4 +65,18 @@ ADVERSARIAL = [
      r"bits_per_weight\(100, 300, 4, 32\)"),
     (checks.check_nm_bits_per_weight,  # ⌈log₂ m⌉ + 1 index bits: one too many
      lambda value_bits, n, m: n / m * (value_bits + m.bit_length()), r"bits_per_weight_nm\(16, 2, 4\)"),
+    (checks.check_distillation_loss,  # KL(student ‖ teacher): the arguments of kl_div swapped
+     lambda s, t, y, T, a: (1 - a) * F.cross_entropy(s, y) + a * T ** 2 * F.kl_div(
+         F.log_softmax(t / T, 1), F.log_softmax(s / T, 1), reduction="batchmean", log_target=True),
+     r"T = 4.0, alpha = 0.5"),
+    (checks.check_distillation_loss,  # the teacher left at temperature 1
+     lambda s, t, y, T, a: (1 - a) * F.cross_entropy(s, y) + a * T ** 2 * F.kl_div(
+         F.log_softmax(s / T, 1), F.log_softmax(t, 1), reduction="batchmean", log_target=True),
+     r"T = 4.0, alpha = 0.5"),
+    (checks.check_distillation_loss,  # the mean over classes too (kl_div's reduction="mean")
+     lambda s, t, y, T, a: (1 - a) * F.cross_entropy(s, y) + a * T ** 2 * (
+         F.softmax(t / T, 1) * (F.log_softmax(t / T, 1) - F.log_softmax(s / T, 1))).mean(),
+     r"T = 4.0, alpha = 0.5"),
+    (checks.check_distillation_loss,  # divides the student's logits in place
+     lambda s, t, y, T, a: kd_loss(s.div_(1.0 + 1e-3), t, y, T, a), "modified in place"),
 ]

@@ -23,7 +23,8 @@ def toc_pages() -> list[str]:
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     files = [toc["root"]]
     for part in toc.get("parts", []):
-        files += [chapter["file"] for chapter in part["chapters"]]
+        for chapter in part["chapters"]:
+            files += [chapter["file"], *(section["file"] for section in chapter.get("sections", []))]
     return [f"{f}.html" for f in files]
 
 

@@ -9,6 +9,7 @@ from companion import data
 from companion.quant.affine import dequantize, quantize
 from companion.quant.serialize import load_quantized, save_quantized
 from companion.quant.static import IntConv2d, IntLinear, quantize_static
+from companion.layers import fold_batchnorm
 from companion.train import evaluate, pretrained
 
 
@@ -188,3 +189,79 @@ def test_four_bit_weights_stay_on_their_grid_and_match_the_float_oracle():
     for bad in (1, 9, 4.0):
         with pytest.raises(ValueError, match="weight_bits"):
             IntLinear.from_float(nn.Linear(3, 2), in_q, out_q, weight_bits=bad)
+
+
+def _float_simulation(module, q_x):
+    """The same integer arithmetic in float64: a float conv of the centred codes (exact, every partial sum
+    is an integer below 2⁵³), the bias, then round half up of acc·M with M = M₀·2^(−31−n) (exact in
+    float64) and the clamp."""
+    from companion.quant.fixed_point import multiplier_value
+
+    weight = module.weight_int8.double()
+    centred = q_x.double() - float(module.in_zero)
+    if isinstance(module, IntConv2d):
+        acc = F.conv2d(F.pad(centred, (module.padding[1],) * 2 + (module.padding[0],) * 2), weight,
+                       stride=module.stride, dilation=module.dilation, groups=module.groups)
+        bias = module.bias_int32.double().reshape(1, -1, 1, 1)
+        m = multiplier_value(module.multiplier, module.shift).reshape(1, -1, 1, 1)
+    else:
+        acc, bias = centred @ weight.t(), module.bias_int32.double()
+        m = multiplier_value(module.multiplier, module.shift)
+    # Σ (q_x − Z_x)·q_w + q_b, with the stored constant q_b − Z_x·Σq_w giving q_b back.
+    sums = weight.flatten(1).sum(dim=1).reshape(bias.shape)
+    acc = acc + float(module.in_zero) * sums + bias
+    lower = max(-128, int(module.out_zero)) if module.relu else -128
+    return acc, torch.clamp(torch.floor(acc * m + 0.5) + float(module.out_zero), lower, 127)
+
+
+@pytest.mark.parametrize("per_channel", [True, False])
+@pytest.mark.parametrize("groups, relu", [(8, True), (1, False), (2, True)])
+def test_integer_conv_equals_a_float_simulation_of_its_arithmetic(per_channel, groups, relu):
+    """Exact (not within one code): int32 accumulators (products + the stored constant) and output codes,
+    with per-channel and per-tensor weights."""
+    torch.manual_seed(9)
+    conv = nn.Conv2d(8, 8, 3, stride=(1, 2), padding=1, groups=groups)
+    module = IntConv2d.from_float(conv, _qparams(0.03, -128), _qparams(0.02, -128 if relu else 7), relu=relu,
+                                  per_channel=per_channel)
+    assert module.multiplier.numel() == module.shift.numel() == (8 if per_channel else 1)
+    q_x = torch.randint(-128, 128, (3, 8, 9, 6), dtype=torch.int8)
+    acc, codes = _float_simulation(module, q_x)
+    products = module.accumulate(q_x)
+    assert products.dtype == torch.int32
+    assert torch.equal(products.double() + module.bias_int32.double().reshape(-1, 1, 1), acc)
+    assert torch.equal(module(q_x).double(), codes)
+
+
+@pytest.mark.parametrize("per_channel", [True, False])
+def test_integer_linear_equals_a_float_simulation_of_its_arithmetic(per_channel):
+    torch.manual_seed(10)
+    module = IntLinear.from_float(nn.Linear(40, 12), _qparams(0.05, 3), _qparams(0.04, -2), per_channel=per_channel)
+    q_x = torch.randint(-128, 128, (30, 40), dtype=torch.int8)
+    acc, codes = _float_simulation(module, q_x)
+    assert torch.equal(module.accumulate(q_x).double() + module.bias_int32.double(), acc)
+    assert torch.equal(module(q_x).double(), codes)
+
+
+def test_per_tensor_depthwise_weights_share_one_scale_and_multiplier_and_reload(tmp_path):
+    """depthwise_per_channel=False: depthwise layers get one S_w and one (M₀, n), other layers keep theirs;
+    the model matches torch's float conv within one code and survives a save/load round trip."""
+    from companion.models import DSCNN
+
+    torch.manual_seed(11)
+    model = DSCNN(channels=8, blocks=1).eval()
+    x = torch.randn(32, 1, 51, 20)
+    quantized = quantize_static(model, [x], depthwise_per_channel=False)
+    layers = dict(quantized.layers.named_children())
+    assert layers["dw1"].multiplier.shape == layers["dw1"].weight_scale.shape == (1,)
+    assert not layers["dw1"].per_channel and layers["pw1"].per_channel and layers["pw1"].multiplier.shape == (8,)
+    dw = fold_batchnorm(model).dw1
+    w_hat = layers["dw1"].weight_int8.float() * layers["dw1"].weight_scale
+    assert float((w_hat - dw.weight.detach()).abs().max()) <= float(layers["dw1"].weight_scale) / 2 + 1e-7
+    q_in = torch.randint(-128, 128, (2, 8, 13, 5), dtype=torch.int8)
+    real = F.relu(F.conv2d(dequantize(q_in, layers["dw1"].in_scale, layers["dw1"].in_zero), w_hat, dw.bias.detach(),
+                           padding=1, groups=8))
+    expected = _reference_codes(real, layers["dw1"].out_scale, int(layers["dw1"].out_zero), True)
+    assert int((layers["dw1"](q_in).float() - expected).abs().max()) <= 1
+    save_quantized(quantized, tmp_path / "dscnn.pt")
+    reloaded = load_quantized(tmp_path / "dscnn.pt")
+    assert torch.equal(reloaded(x), quantized(x))

@@ -9,7 +9,8 @@ from torch import nn
 from companion import measure
 from companion.models import tiny_resnet
 from companion.prune import dependency_groups, group_scores, prune_channels
-from companion.tools import (OnnxModel, captured, code_lines, install_bytes, export_onnx, group_modules, onnx_initializer_bytes,
+from companion.tools import (OnnxModel, captured, code_lines, install_bytes, export_onnx, group_modules,
+                             nearest_centroid_accuracy, onnx_initializer_bytes,
                              onnx_quantize_dynamic, onnx_quantize_static, torch_pruning_groups, torch_pruning_prune)
 
 
@@ -118,3 +119,52 @@ def test_onnx_static_quantization_stays_close_to_the_float_model(tmp_path, capfd
     assert capfd.readouterr().err == ""
     with pytest.raises(ValueError, match="calibration"):
         onnx_quantize_static(tmp_path / "m.onnx", tmp_path / "t.onnx", [])
+
+
+class TwoInputs(nn.Module):
+    """y = W x masked by m (per position), summed over positions: a stand-in for an encoder's two inputs."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(4, 3)
+
+    def forward(self, x, mask):
+        return (self.linear(x) * mask[..., None]).sum(dim=1)
+
+
+def test_onnx_export_with_two_inputs_and_dynamic_lengths(tmp_path):
+    torch.manual_seed(0)
+    model = TwoInputs().eval()
+    x, mask = torch.randn(2, 5, 4), torch.ones(2, 5)
+    axes = {"x": {0: "batch", 1: "length"}, "mask": {0: "batch", 1: "length"}, "y": {0: "batch"}}
+    export_onnx(model, (x, mask), tmp_path / "two.onnx", input_names=("x", "mask"), output_names=("y",),
+                dynamic_axes=axes)
+    session = OnnxModel(tmp_path / "two.onnx")
+    longer, longer_mask = torch.randn(3, 7, 4), (torch.rand(3, 7) > 0.3).float()
+    with torch.no_grad():
+        expected = model(longer, longer_mask)
+    assert torch.allclose(session(longer, longer_mask), expected, atol=1e-5)
+    assert torch.allclose(session(longer, mask=longer_mask), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="missing inputs"):
+        session(longer)
+    with pytest.raises(ValueError, match="takes 2 inputs"):
+        session(longer, longer_mask, longer_mask)
+    with pytest.raises(ValueError, match="input_names"):
+        export_onnx(model, (x, mask), tmp_path / "bad.onnx")
+
+
+def test_nearest_centroid_accuracy_matches_scikit_learn():
+    from sklearn.neighbors import NearestCentroid
+
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 3, (200,), generator=generator)
+    vectors = torch.randn(200, 6, generator=generator) + labels[:, None].float()
+    train, test = vectors[:150], vectors[150:]
+    predicted = NearestCentroid().fit(train.numpy(), labels[:150].numpy()).predict(test.numpy())
+    expected = float((torch.from_numpy(predicted) == labels[150:]).double().mean())
+    assert nearest_centroid_accuracy(train, labels[:150], test, labels[150:]) == pytest.approx(expected)
+    assert 0.5 < expected < 1.0
+    with pytest.raises(ValueError, match="same width"):
+        nearest_centroid_accuracy(train, labels[:150], test[:, :5], labels[150:])
+    with pytest.raises(ValueError, match="one label per row"):
+        nearest_centroid_accuracy(train, labels[:149], test, labels[150:])

@@ -8,6 +8,7 @@
 - :mod:`~companion.quant.dynamic`      dynamic PTQ of Linear layers
 - :mod:`~companion.quant.static`       static PTQ and integer-only layers
 - :mod:`~companion.quant.serialize`    int8 files
+- :mod:`~companion.quant.footprint`    the bytes a device stores for a float or an integer model
 - :mod:`~companion.quant.baselines`    PyTorch's own int8 paths (torch.ao, torchao), for comparison
 
 Chapter 3.3 (below 8 bits): :mod:`~companion.quant.lowbit` (uniform, binary, ternary),
@@ -20,12 +21,13 @@ Export policy (the same in :mod:`companion.prune`): every module lists its publi
 every public ``X``; names starting with ``_`` stay inside their module.
 """
 from ..layers import fold_batchnorm, fold_conv_bn
-from . import (affine, baselines, dynamic, fixed_point, fp8, intmm, kmeans, lowbit, lowbit_file, mixed, observers,
+from . import (affine, baselines, dynamic, fixed_point, footprint, fp8, intmm, kmeans, lowbit, lowbit_file, mixed, observers,
                packing, qat, residual, serialize, simulate, static)
 from .affine import *  # noqa: F401,F403
 from .baselines import *  # noqa: F401,F403
 from .dynamic import *  # noqa: F401,F403
 from .fixed_point import *  # noqa: F401,F403
+from .footprint import *  # noqa: F401,F403
 from .fp8 import *  # noqa: F401,F403
 from .intmm import *  # noqa: F401,F403
 from .kmeans import *  # noqa: F401,F403
@@ -44,5 +46,5 @@ from .static import *  # noqa: F401,F403
 fuse_conv_bn = fold_batchnorm
 
 MODULES = (affine, observers, intmm, fixed_point, dynamic, static, serialize, baselines, lowbit, kmeans, packing, qat,
-           mixed, fp8, lowbit_file, residual, simulate)
+           mixed, fp8, lowbit_file, residual, simulate, footprint)
 __all__ = [name for module in MODULES for name in module.__all__] + ["fold_batchnorm", "fold_conv_bn", "fuse_conv_bn"]

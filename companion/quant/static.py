@@ -17,7 +17,9 @@ and Identity layers:
    with the fixed-point multiplication of :mod:`~companion.quant.fixed_point`; a fused ReLU raises the
    lower bound q_lo from −128 to Z_y. Zero padding of a convolution pads with the code Z_x (real 0).
    A grouped convolution (``groups`` = G) does one such product per group: output channel j reads only
-   the C/G input channels of its group; a depthwise convolution is G = C.
+   the C/G input channels of its group; a depthwise convolution is G = C. With per-tensor weights
+   (one S_w for the layer) M is one number, stored once: the choice that matters in depthwise layers,
+   whose 3×3 filters hold only 9 weights per channel.
    Max pooling and flattening work on the codes directly (a monotone map commutes with max). Global
    average pooling keeps the input's (S, Z): the mean of S·(q − Z) is S·(mean(q) − Z), so the output
    code is mean(q) rounded, computed as ⌊(Σq + ⌊n/2⌋)/n⌋ in integers.
@@ -55,14 +57,18 @@ def _check_codes(q_x, dims: int, channels: int, layout: str, channel_dim: int = 
 class _IntLayer(nn.Module):
     """Shared buffers of an integer Linear/Conv: int8 weights, int32 bias, fixed-point multipliers."""
 
-    def __init__(self, out_channels: int, weight_shape: tuple[int, ...], relu: bool):
+    def __init__(self, out_channels: int, weight_shape: tuple[int, ...], relu: bool, per_channel: bool = True,
+                 weight_bits: int = 8):
         super().__init__()
-        self.relu = relu
+        if isinstance(weight_bits, bool) or not isinstance(weight_bits, int) or not 2 <= weight_bits <= 8:
+            raise ValueError(f"weight_bits must be an integer in [2, 8], got {weight_bits!r}")
+        self.relu, self.per_channel, self.weight_bits = relu, bool(per_channel), weight_bits
+        scales = out_channels if self.per_channel else 1  # one S_w and one (M₀, n) per channel, or per tensor
         self.register_buffer("weight_int8", torch.zeros(weight_shape, dtype=torch.int8))
-        self.register_buffer("weight_scale", torch.ones(out_channels))
+        self.register_buffer("weight_scale", torch.ones(scales))
         self.register_buffer("bias_int32", torch.zeros(out_channels, dtype=torch.int32))
-        self.register_buffer("multiplier", torch.zeros(out_channels, dtype=torch.int32))
-        self.register_buffer("shift", torch.zeros(out_channels, dtype=torch.int32))
+        self.register_buffer("multiplier", torch.zeros(scales, dtype=torch.int32))
+        self.register_buffer("shift", torch.zeros(scales, dtype=torch.int32))
         for name, dtype in (("in_scale", torch.float32), ("in_zero", torch.int32), ("out_scale", torch.float32), ("out_zero", torch.int32)):
             self.register_buffer(name, torch.zeros((), dtype=dtype))
         self._refresh()
@@ -74,18 +80,16 @@ class _IntLayer(nn.Module):
         super()._load_from_state_dict(*args, **kwargs)
         self._refresh()
 
-    def quantize_from(self, weight: torch.Tensor, bias: torch.Tensor | None, in_qparams, out_qparams,
-                      per_channel: bool, weight_bits: int = 8) -> None:
+    def quantize_from(self, weight: torch.Tensor, bias: torch.Tensor | None, in_qparams, out_qparams) -> None:
         """Quantize float weight and bias for input (S_x, Z_x) and output (S_y, Z_y) parameters.
 
         q_w: symmetric ``weight_bits``-bit codes on [−2^(b−1), 2^(b−1) − 1] (Z_w = 0; stored in int8
-        tensors, packed two to a byte on a device for b = 4); the int32 constant per channel is
+        tensors, packed two to a byte on a device for b = 4), with one scale S_w per output channel
+        (``per_channel``) or one for the whole tensor; the int32 constant per channel is
         q_b − Z_x·Σ_k q_w with q_b = round(b / (S_x·S_w)); M = S_x·S_w / S_y is stored as the
-        fixed-point pair (M₀·2³¹, n).
+        fixed-point pair (M₀·2³¹, n), per channel or, with a per-tensor S_w, once for the layer.
         """
-        if isinstance(weight_bits, bool) or not isinstance(weight_bits, int) or not 2 <= weight_bits <= 8:
-            raise ValueError(f"weight_bits must be an integer in [2, 8], got {weight_bits!r}")
-        q_w, w_scale = quantize_weight_int8(weight, per_channel, bits=weight_bits)
+        q_w, w_scale = quantize_weight_int8(weight, self.per_channel, bits=self.weight_bits)
         q_w = q_w.reshape(weight.shape[0], -1)
         in_scale, in_zero = in_qparams
         out_scale, out_zero = out_qparams
@@ -97,40 +101,51 @@ class _IntLayer(nn.Module):
         if total.abs().max() >= 2 ** 31:
             raise ValueError("the int32 bias overflows: the layer's input range is too small for its bias")
         self.weight_int8 = q_w.reshape(weight.shape)
-        self.weight_scale = w_scale
+        scales = slice(None) if self.per_channel else slice(0, 1)  # per tensor: every entry is the same
+        self.weight_scale = w_scale[scales]
         self.bias_int32 = total.to(torch.int32)
-        self.multiplier, self.shift = quantize_multiplier(acc_scale / out_scale.double())
+        self.multiplier, self.shift = quantize_multiplier(acc_scale[scales] / out_scale.double())
         self.in_scale, self.in_zero = in_scale.float(), in_zero.to(torch.int32)
         self.out_scale, self.out_zero = out_scale.float(), out_zero.to(torch.int32)
         self._refresh()
 
     def requantize_accumulator(self, acc: torch.Tensor) -> torch.Tensor:
-        """q_y = clamp(Z_y + round(M·(acc + constant)), q_lo, 127) in integers; q_lo = Z_y with a fused ReLU."""
+        """q_y = clamp(Z_y + round(M·(acc + constant)), q_lo, 127) in integers; q_lo = Z_y with a fused ReLU.
+
+        ``acc`` holds the products Σ q_x·q_w with the output channels along dim 1.
+        """
         lower = max(QMIN, int(self.out_zero)) if self.relu else QMIN
-        return requantize(acc + self.bias_int32, self.multiplier, self.shift, self.out_zero, lower, QMAX)
+        constant = self.bias_int32.reshape(-1, *[1] * (acc.dim() - 2))
+        return requantize(acc + constant, self.multiplier, self.shift, self.out_zero, lower, QMAX, axis=1)
 
 
 class IntLinear(_IntLayer):
     """Integer-only Linear (+ fused ReLU): int8 codes in, int8 codes out."""
 
-    def __init__(self, in_features: int, out_features: int, relu: bool = False):
-        super().__init__(out_features, (out_features, in_features), relu)
+    def __init__(self, in_features: int, out_features: int, relu: bool = False, per_channel: bool = True,
+                 weight_bits: int = 8):
+        super().__init__(out_features, (out_features, in_features), relu, per_channel, weight_bits)
         self.in_features, self.out_features = in_features, out_features
 
     def layout(self) -> dict:
-        return {"in_features": self.in_features, "out_features": self.out_features, "relu": self.relu}
+        return {"in_features": self.in_features, "out_features": self.out_features, "relu": self.relu,
+                "per_channel": self.per_channel, "weight_bits": self.weight_bits}
 
     @classmethod
     def from_float(cls, linear: nn.Linear, in_qparams, out_qparams, relu: bool = False, per_channel: bool = True,
                    weight_bits: int = 8) -> "IntLinear":
-        module = cls(linear.in_features, linear.out_features, relu)
-        module.quantize_from(linear.weight, linear.bias, in_qparams, out_qparams, per_channel, weight_bits)
+        module = cls(linear.in_features, linear.out_features, relu, per_channel, weight_bits)
+        module.quantize_from(linear.weight, linear.bias, in_qparams, out_qparams)
         return module
+
+    def accumulate(self, q_x: torch.Tensor) -> torch.Tensor:
+        """The int32 products Σ_k q_x·q_w, shape (batch, out_features) (the constant comes next)."""
+        _check_codes(q_x, 2, self.in_features, "(batch, in_features)")
+        return int_matmul(q_x, self._weight_t)
 
     def forward(self, q_x: torch.Tensor) -> torch.Tensor:
         """int8 codes (batch, in_features) → int8 codes (batch, out_features); ``TypeError``/``ValueError`` otherwise."""
-        _check_codes(q_x, 2, self.in_features, "(batch, in_features)")
-        return self.requantize_accumulator(int_matmul(q_x, self._weight_t))
+        return self.requantize_accumulator(self.accumulate(q_x))
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, relu={self.relu}"
@@ -140,12 +155,13 @@ class IntConv2d(_IntLayer):
     """Integer-only Conv2d (+ fused ReLU) as im2col and int8 GEMMs, one per group (depthwise: groups = channels)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 relu: bool = False, groups: int = 1):
+                 relu: bool = False, groups: int = 1, per_channel: bool = True, weight_bits: int = 8):
         kernel_size, stride, padding, dilation = (nn.modules.utils._pair(v) for v in (kernel_size, stride, padding, dilation))
         if groups < 1 or in_channels % groups or out_channels % groups:
             raise ValueError(f"groups must be a positive divisor of in_channels={in_channels} and "
                              f"out_channels={out_channels}, got {groups}")
-        super().__init__(out_channels, (out_channels, in_channels // groups, *kernel_size), relu)
+        super().__init__(out_channels, (out_channels, in_channels // groups, *kernel_size), relu, per_channel,
+                         weight_bits)
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size, self.stride, self.padding, self.dilation = kernel_size, stride, padding, dilation
 
@@ -159,7 +175,7 @@ class IntConv2d(_IntLayer):
     def layout(self) -> dict:
         return {"in_channels": self.in_channels, "out_channels": self.out_channels, "kernel_size": self.kernel_size,
                 "stride": self.stride, "padding": self.padding, "dilation": self.dilation, "relu": self.relu,
-                "groups": self.groups}
+                "groups": self.groups, "per_channel": self.per_channel, "weight_bits": self.weight_bits}
 
     @classmethod
     def from_float(cls, conv: nn.Conv2d, in_qparams, out_qparams, relu: bool = False, per_channel: bool = True,
@@ -167,12 +183,16 @@ class IntConv2d(_IntLayer):
         if conv.padding_mode != "zeros" or isinstance(conv.padding, str):
             raise TypeError("IntConv2d supports zero padding given as integers only")
         module = cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
-                     relu, conv.groups)
-        module.quantize_from(conv.weight, conv.bias, in_qparams, out_qparams, per_channel, weight_bits)
+                     relu, conv.groups, per_channel, weight_bits)
+        module.quantize_from(conv.weight, conv.bias, in_qparams, out_qparams)
         return module
 
     def forward(self, q_x: torch.Tensor) -> torch.Tensor:
         """int8 codes (N, in_channels, H, W) → int8 codes (N, out_channels, H', W'); ``TypeError``/``ValueError`` otherwise."""
+        return self.requantize_accumulator(self.accumulate(q_x))
+
+    def accumulate(self, q_x: torch.Tensor) -> torch.Tensor:
+        """The int32 products Σ q_x·q_w (padding: code Z_x) of every output, shape (N, out_channels, H', W')."""
         _check_codes(q_x, 4, self.in_channels, "(N, in_channels, H, W)", channel_dim=1)
         batch, _, height, width = q_x.shape
         ph, pw = self.padding
@@ -187,8 +207,7 @@ class IntConv2d(_IntLayer):
         else:
             grouped = rows.reshape(rows.shape[0], self.groups, -1).transpose(0, 1)          # (G, N·L, C/G·kh·kw)
             acc = grouped_int_matmul(grouped, self._weight_t).transpose(0, 1).reshape(rows.shape[0], -1)
-        q_y = self.requantize_accumulator(acc)
-        return q_y.reshape(batch, out_h, out_w, self.out_channels).permute(0, 3, 1, 2).contiguous()
+        return acc.reshape(batch, out_h, out_w, self.out_channels).permute(0, 3, 1, 2).contiguous()
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
@@ -308,14 +327,20 @@ def float_stage(module: nn.Module, relu: bool) -> Callable[[torch.Tensor], torch
 
 @torch.no_grad()
 def quantize_static(model: nn.Sequential, calibration: Iterable, observer: Callable[[], Observer] | None = None,
-                    per_channel: bool = True, weight_bits: int = 8) -> IntegerSequential:
+                    per_channel: bool = True, weight_bits: int = 8,
+                    depthwise_per_channel: bool | None = None) -> IntegerSequential:
     """Fold BatchNorm, calibrate activation ranges on ``calibration`` batches, convert to integer-only.
 
     ``calibration`` yields input tensors or (input, target) pairs; ``observer`` makes one activation
     observer (default: asymmetric int8 min-max, :class:`MinMaxObserver`); ``per_channel`` chooses
-    per-channel (default) or per-tensor symmetric int8 weights; ``weight_bits`` < 8 puts the weights on a
-    coarser symmetric grid (e.g. 4-bit codes, W4A8) while activations stay int8. ``model`` is not modified.
+    per-channel (default) or per-tensor symmetric int8 weights; ``depthwise_per_channel`` overrides that
+    choice for depthwise convolutions (``groups`` = in_channels > 1; ``None``: same as ``per_channel``),
+    whose 9-weight filters make a per-channel multiplier as large as the weights; ``weight_bits`` < 8
+    puts the weights on a coarser symmetric grid (e.g. 4-bit codes, W4A8) while activations stay int8.
+    ``model`` is not modified.
     """
+    if depthwise_per_channel is None:
+        depthwise_per_channel = per_channel
     observer = observer or (lambda: MinMaxObserver(bits=8, signed=True))
     folded = fold_batchnorm(model) if isinstance(model, nn.Sequential) else model
     plan = conversion_plan(folded)
@@ -345,7 +370,9 @@ def quantize_static(model: nn.Sequential, calibration: Iterable, observer: Calla
             qparams = out
         elif isinstance(module, nn.Conv2d):
             out = output_observers[name].calculate_qparams()
-            layers.append((name, IntConv2d.from_float(module, qparams, out, relu, per_channel, weight_bits)))
+            depthwise = module.groups > 1 and module.groups == module.in_channels
+            layer_per_channel = depthwise_per_channel if depthwise else per_channel
+            layers.append((name, IntConv2d.from_float(module, qparams, out, relu, layer_per_channel, weight_bits)))
             qparams = out
         elif isinstance(module, nn.MaxPool2d):
             layers.append((name, IntMaxPool2d(module.kernel_size, module.stride, module.padding)))
