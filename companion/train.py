@@ -102,9 +102,9 @@ def fit(model: nn.Module, train_loader: DataLoader, *, epochs: int = 10,
 
     ``augment(x)``, when given, transforms each training batch of inputs before the forward pass
     (e.g. :func:`augment_images`). ``channels_last=True`` trains image models in PyTorch's
-    channels-last memory layout (N, H, W, C in memory), which the CPU convolution kernels run about
-    1.7× faster for narrow layers; the weights are returned in the default layout, so the model
-    computes the same function either way.
+    channels-last memory layout (N, H, W, C in memory), which the CPU convolution kernels ran about
+    1.7× faster for chapter 5.1's narrow layers (measured on one thread); the weights come back
+    in the default layout, so the model computes the same function either way.
     """
     if epochs < 0:
         raise ValueError(f"epochs must be ≥ 0, got {epochs}")
@@ -198,7 +198,7 @@ def finetune(model: nn.Module, train_loader: DataLoader, epochs: int, *, lr: flo
 
     ``schedule='cosine'``: lr_t = lr · (1 + cos(π·t/epochs))/2 at epoch t. ``schedule='onecycle'``
     (Smith & Topin 2019), stepped every batch: the rate rises from lr/25 to ``lr`` over the first 20%
-    of the steps, then falls along a cosine to lr/10⁴. ``weight_decay`` is L2 for Adam and SGD,
+    of the steps, then falls along a cosine to lr/(25·10⁴). ``weight_decay`` is L2 for Adam and SGD,
     decoupled for AdamW. ``label_smoothing`` ε trains against (1 − ε)·one-hot + ε/classes.
     Trains ``model`` in place with :func:`fit` (``after_step`` is its hook, e.g. a pruning schedule;
     ``augment`` and ``channels_last`` are passed on) and returns the history. Every cached model is
