@@ -32,7 +32,7 @@ from . import measure
 from . import models as models_module
 
 __all__ = ["seed_everything", "choose_device", "Metrics", "evaluate", "fit", "finetune", "TrainConfig",
-           "cache_dir", "train_config", "pretrained", "cached_result", "cached_derived", "cached_tensors",
+           "cache_dir", "train_config", "augment_images", "pretrained", "cached_result", "cached_derived", "cached_tensors",
            "RECIPES"]
 
 CACHE_FORMAT = 2  # bump when the training code changes what a configuration produces
@@ -88,6 +88,7 @@ def fit(model: nn.Module, train_loader: DataLoader, *, epochs: int = 10,
         scheduler=None, scheduler_interval: str = "epoch",
         val_loader: DataLoader | None = None, loss_fn: Callable | None = None,
         after_step: Callable[[nn.Module, int], None] | None = None,
+        augment: Callable[[torch.Tensor], torch.Tensor] | None = None, channels_last: bool = False,
         device: str | torch.device | None = None, progress: bool | None = None) -> list[dict]:
     """Train ``model`` in place with mini-batch gradient descent and return its history.
 
@@ -98,6 +99,12 @@ def fit(model: nn.Module, train_loader: DataLoader, *, epochs: int = 10,
 
     Returns one dict per epoch: ``epoch``, ``lr`` (at the epoch's start), ``train_loss`` (mean over its
     batches), and ``val_loss``/``val_accuracy`` when ``val_loader`` is given.
+
+    ``augment(x)``, when given, transforms each training batch of inputs before the forward pass
+    (e.g. :func:`augment_images`). ``channels_last=True`` trains image models in PyTorch's
+    channels-last memory layout (N, H, W, C in memory), which the CPU convolution kernels ran about
+    1.7× faster for chapter 5.1's narrow layers (measured on one thread); the weights come back
+    in the default layout, so the model computes the same function either way.
     """
     if epochs < 0:
         raise ValueError(f"epochs must be ≥ 0, got {epochs}")
@@ -105,6 +112,9 @@ def fit(model: nn.Module, train_loader: DataLoader, *, epochs: int = 10,
         raise ValueError(f"scheduler_interval must be 'epoch' or 'batch', got {scheduler_interval!r}")
     device = choose_device(device)
     model.to(device)
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    if channels_last:
+        model.to(memory_format=layout)
     loss_fn = loss_fn or nn.functional.cross_entropy
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
     history, step = [], 0
@@ -118,6 +128,10 @@ def fit(model: nn.Module, train_loader: DataLoader, *, epochs: int = 10,
         total, batches = 0.0, 0
         for x, y in train_loader:
             x, y = x.to(device), y.to(device)
+            if augment is not None:
+                x = augment(x)
+            if channels_last:
+                x = x.contiguous(memory_format=layout)
             optimizer.zero_grad()
             loss = loss_fn(model(x), y)
             loss.backward()
@@ -135,33 +149,90 @@ def fit(model: nn.Module, train_loader: DataLoader, *, epochs: int = 10,
         if val_loader is not None:
             record["val_loss"], record["val_accuracy"] = evaluate(model, val_loader, loss_fn)
         history.append(record)
+    if channels_last:
+        model.to(memory_format=torch.contiguous_format)
     model.eval()
     return history
 
 
+def augment_images(flip: bool = True, shift: int = 0, seed: int = 0) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A seeded ``fit(augment=...)`` transform of a batch of images (N, C, H, W), done on tensors.
+
+    Each image is mirrored left–right with probability 1/2 when ``flip``, and moved by a uniform
+    whole number of pixels in [−``shift``, ``shift``] along each axis (the border filled with 0,
+    the background of Fashion-MNIST) when ``shift`` > 0. The draws come from a generator seeded
+    by ``seed``, so a training run sees the same augmented batches every time.
+    """
+    if isinstance(shift, bool) or not isinstance(shift, int) or shift < 0:
+        raise ValueError(f"shift must be a non-negative whole number of pixels, got {shift!r}")
+    generator = torch.Generator().manual_seed(seed)
+
+    def augment(x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4:
+            raise ValueError(f"augment needs a batch of images (N, C, H, W), got shape {tuple(x.shape)}")
+        if flip:
+            mirrored = torch.rand(len(x), generator=generator) < 0.5
+            x = torch.where(mirrored.to(x.device)[:, None, None, None], x.flip(-1), x)
+        if shift:
+            height, width = x.shape[-2:]
+            padded = nn.functional.pad(x, (shift,) * 4)
+            offsets = torch.randint(0, 2 * shift + 1, (len(x), 2), generator=generator).tolist()
+            x = torch.stack([padded[i, :, top:top + height, left:left + width]
+                             for i, (top, left) in enumerate(offsets)])
+        return x
+
+    return augment
+
+
+SCHEDULES = ("cosine", "onecycle")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
 def finetune(model: nn.Module, train_loader: DataLoader, epochs: int, *, lr: float = 1e-3, optimizer: str = "adam",
              momentum: float = 0.9, weight_decay: float = 0.0, seed: int | None = None,
+             schedule: str = "cosine", label_smoothing: float = 0.0,
+             augment: Callable[[torch.Tensor], torch.Tensor] | None = None, channels_last: bool = False,
              after_step: Callable[[nn.Module, int], None] | None = None, val_loader: DataLoader | None = None,
              device: str | torch.device | None = None, progress: bool | None = None) -> list[dict]:
-    """The book's training recipe: Adam (or SGD with ``momentum``) at ``lr``, cosine-decayed to 0 over ``epochs``.
+    """The book's training recipe: Adam (or AdamW, or SGD with ``momentum``) at ``lr``, with a schedule.
 
-    lr_t = lr · (1 + cos(π·t/epochs))/2 at epoch t, with L2 ``weight_decay``; trains ``model`` in place
-    with :func:`fit` (``after_step`` is its hook, e.g. a pruning schedule) and returns the history.
-    Every cached model is trained this way, and chapters fine-tune pruned or quantized models with it.
-    ``seed``, when given, seeds every generator first.
+    ``schedule='cosine'``: lr_t = lr · (1 + cos(π·t/epochs))/2 at epoch t. ``schedule='onecycle'``
+    (Smith & Topin 2019), stepped every batch: the rate rises from lr/25 to ``lr`` over the first 20%
+    of the steps, then falls along a cosine to lr/(25·10⁴). ``weight_decay`` is L2 for Adam and SGD,
+    decoupled for AdamW. ``label_smoothing`` ε trains against (1 − ε)·one-hot + ε/classes.
+    Trains ``model`` in place with :func:`fit` (``after_step`` is its hook, e.g. a pruning schedule;
+    ``augment`` and ``channels_last`` are passed on) and returns the history. Every cached model is
+    trained this way, and chapters fine-tune pruned or quantized models with it. ``seed``, when
+    given, seeds every generator first.
     """
-    if optimizer not in ("adam", "sgd"):
-        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+    if not 0 <= label_smoothing < 1:
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
     if seed is not None:
         seed_everything(seed)
     parameters = [p for p in model.parameters() if p.requires_grad]
     if optimizer == "adam":
         step_rule = torch.optim.Adam(parameters, lr=lr, weight_decay=weight_decay)
+    elif optimizer == "adamw":
+        step_rule = torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay)
     else:
         step_rule = torch.optim.SGD(parameters, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(step_rule, T_max=max(epochs, 1))
-    return fit(model, train_loader, epochs=epochs, optimizer=step_rule, scheduler=scheduler, val_loader=val_loader,
-               after_step=after_step, device=device, progress=progress)
+    if schedule == "cosine":
+        scheduler, interval = torch.optim.lr_scheduler.CosineAnnealingLR(step_rule, T_max=max(epochs, 1)), "epoch"
+    else:
+        steps = max(epochs * len(train_loader), 1)
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(step_rule, max_lr=lr, total_steps=steps, pct_start=0.2)
+        interval = "batch"
+    loss_fn = None
+    if label_smoothing:
+        def loss_fn(logits, y, reduction="mean"):
+            return nn.functional.cross_entropy(logits, y, reduction=reduction, label_smoothing=label_smoothing)
+    return fit(model, train_loader, epochs=epochs, optimizer=step_rule, scheduler=scheduler,
+               scheduler_interval=interval, val_loader=val_loader, loss_fn=loss_fn, after_step=after_step,
+               augment=augment, channels_last=channels_last, device=device, progress=progress)
 
 
 @dataclass(frozen=True)
@@ -172,6 +243,11 @@ class TrainConfig:
     ``data``/``data_kwargs`` a loader in :data:`companion.data.DATASETS`. Training is ``epochs`` epochs
     of mini-batches of ``batch_size`` with Adam (or SGD with ``momentum``) at learning rate ``lr``,
     decayed by cosine annealing to zero, with L2 ``weight_decay``, all seeded by ``seed``.
+
+    The later fields (see :func:`finetune`) choose the ``schedule``, ``label_smoothing``, the
+    ``augment`` of training images (``''``, ``'flip'`` or ``'flip+shift<k>'``, see
+    :func:`augment_images`) and the ``channels_last`` layout. Left at their defaults they stay
+    out of the key, so recipes written before they existed keep their cached models.
     """
 
     model: str
@@ -185,11 +261,25 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0
     seed: int = 0
+    schedule: str = "cosine"
+    label_smoothing: float = 0.0
+    augment: str = ""
+    channels_last: bool = False
+
+    _LATER_FIELDS = {"schedule": "cosine", "label_smoothing": 0.0, "augment": "", "channels_last": False}
 
     def key(self, device: torch.device) -> str:
         """A short hash of the configuration, the cache format and the device type."""
-        text = json.dumps({**asdict(self), "format": CACHE_FORMAT, "device": device.type}, sort_keys=True)
+        fields = {name: value for name, value in asdict(self).items()
+                  if name not in self._LATER_FIELDS or value != self._LATER_FIELDS[name]}
+        text = json.dumps({**fields, "format": CACHE_FORMAT, "device": device.type}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def augmentation(self, seed: int | None = None) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """The ``fit(augment=...)`` transform that ``augment`` names (seeded by ``seed``, else the
+        config's seed), or None when it is empty."""
+        flip, shift = _parse_augment(self.augment)
+        return augment_images(flip, shift, self.seed if seed is None else seed) if self.augment else None
 
     def splits(self) -> data_module.Splits:
         """The data set this configuration trains on."""
@@ -199,8 +289,11 @@ class TrainConfig:
 RECIPES = {
     "digits-mlp": TrainConfig(model="mlp", data="digits"),
     "digits-cnn": TrainConfig(model="cnn", data="digits", data_kwargs={"image": True}, epochs=20),
-    # Chapter 5.1: the compact residual CNN on Fashion-MNIST (≈ 78 k parameters, 9.3 M MACs per image).
-    "fashion-resnet": TrainConfig(model="fashion_resnet", data="fashion_mnist", epochs=6, batch_size=128, lr=2e-3),
+    # Chapter 5.1: the compact residual CNN on Fashion-MNIST (≈ 78 k parameters, 9.3 M MACs per image),
+    # trained in five epochs: SGD with momentum, a one-cycle rate, label smoothing, channels-last layout.
+    "fashion-resnet": TrainConfig(model="fashion_resnet", data="fashion_mnist", epochs=5, batch_size=128, lr=0.1,
+                                  optimizer="sgd", weight_decay=5e-4, schedule="onecycle", label_smoothing=0.1,
+                                  channels_last=True),
     # Chapter 5.3: the DS-CNN keyword spotter on synthesised speech (generating the data takes ~1 min).
     "speech-dscnn": TrainConfig(model="dscnn", data="speech", data_kwargs={"copies": 1}, epochs=12, lr=3e-3),
 }
@@ -224,8 +317,9 @@ def train_config(config: TrainConfig, device: str | torch.device | None = None,
     a different order on another thread count, and the cached weights must not depend on which
     chapter happened to train them first.
     """
-    if config.optimizer not in ("adam", "sgd"):
-        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {config.optimizer!r}")
+    if config.optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {config.optimizer!r}")
+    _parse_augment(config.augment)
     device = choose_device(device)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(TRAIN_THREADS)
@@ -239,10 +333,26 @@ def _train(config: TrainConfig, device: torch.device, progress: bool | None) -> 
     seed_everything(config.seed)
     splits = config.splits()
     model = models_module.build(config.model, **config.model_kwargs).to(device)
+    augment = config.augmentation()
     history = finetune(model, splits.loader("train", config.batch_size, seed=config.seed), config.epochs, lr=config.lr,
                        optimizer=config.optimizer, momentum=config.momentum, weight_decay=config.weight_decay,
-                       val_loader=splits.loader("val", 512), device=device, progress=progress)
+                       schedule=config.schedule, label_smoothing=config.label_smoothing, augment=augment,
+                       channels_last=config.channels_last, val_loader=splits.loader("val", 512), device=device,
+                       progress=progress)
     return model, history
+
+
+def _parse_augment(name: str) -> tuple[bool, int]:
+    """``''`` → no augmentation; ``'flip'``, ``'shift<k>'`` or ``'flip+shift<k>'`` → (flip, shift)."""
+    flip, shift = False, 0
+    for part in filter(None, name.split("+")):
+        if part == "flip":
+            flip = True
+        elif part.startswith("shift") and part[5:].isdigit():
+            shift = int(part[5:])
+        else:
+            raise ValueError(f"augment must be '', 'flip', 'shift<k>' or 'flip+shift<k>', got {name!r}")
+    return flip, shift
 
 
 def pretrained(config: TrainConfig | str, device: str | torch.device | None = None,

@@ -173,3 +173,73 @@ def test_every_recipe_names_a_registered_data_set_and_model():
     for name, recipe in train.RECIPES.items():
         assert recipe.data in data_module.DATASETS, name
         assert recipe.model in models_module.MODELS, name
+
+
+def test_later_config_fields_leave_old_keys_alone_and_change_the_key_when_set():
+    cpu = torch.device("cpu")
+    config = _tiny_config()
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    old_fields = {k: v for k, v in asdict(config).items()
+                  if k not in ("schedule", "label_smoothing", "augment", "channels_last")}
+    text = json.dumps({**old_fields, "format": train.CACHE_FORMAT, "device": "cpu"}, sort_keys=True)
+    assert config.key(cpu) == hashlib.sha256(text.encode()).hexdigest()[:16]  # recipes keep their caches
+    keys = {config.key(cpu), _tiny_config(schedule="onecycle").key(cpu), _tiny_config(label_smoothing=0.1).key(cpu),
+            _tiny_config(augment="flip").key(cpu), _tiny_config(channels_last=True).key(cpu)}
+    assert len(keys) == 5
+    with pytest.raises(ValueError, match="augment"):
+        train.train_config(_tiny_config(augment="rotate"), device="cpu")
+    assert _tiny_config().augmentation() is None
+    images = torch.rand(8, 1, 6, 6)
+    mirrored = _tiny_config(augment="flip").augmentation(seed=2)(images)
+    assert torch.equal(mirrored, train.augment_images(flip=True, seed=2)(images))
+
+
+def test_augment_images_mirrors_and_shifts_against_a_loop():
+    x = torch.arange(2 * 1 * 5 * 5, dtype=torch.float32).reshape(2, 1, 5, 5) + 1
+    flipped = train.augment_images(flip=True, shift=0, seed=3)(x)
+    generator = torch.Generator().manual_seed(3)
+    mirrored = torch.rand(2, generator=generator) < 0.5
+    for i in range(2):
+        assert torch.equal(flipped[i], x[i].flip(-1) if mirrored[i] else x[i])
+    shifted = train.augment_images(flip=False, shift=2, seed=4)(x)
+    generator = torch.Generator().manual_seed(4)
+    offsets = torch.randint(0, 5, (2, 2), generator=generator).tolist()
+    for i, (top, left) in enumerate(offsets):
+        expected = torch.zeros(1, 5, 5)
+        dy, dx = 2 - top, 2 - left  # the image moves down by dy and right by dx
+        for r in range(5):
+            for c in range(5):
+                if 0 <= r - dy < 5 and 0 <= c - dx < 5:
+                    expected[0, r, c] = x[i, 0, r - dy, c - dx]
+        assert torch.equal(shifted[i], expected)
+    with pytest.raises(ValueError, match="shift"):
+        train.augment_images(shift=-1)
+    with pytest.raises(ValueError, match="batch of images"):
+        train.augment_images()(torch.zeros(5, 5))
+
+
+def test_onecycle_schedule_label_smoothing_and_channels_last_training():
+    splits = data.digits(image=True)
+    torch.manual_seed(0)
+    from companion.models import SmallCNN
+
+    model = SmallCNN()
+    loader = splits.loader("train", 128)
+    rates = []
+    history = train.finetune(model, loader, 3, lr=0.01, optimizer="adamw", schedule="onecycle",
+                             label_smoothing=0.1, augment=train.augment_images(seed=0), channels_last=True,
+                             seed=0, progress=False,
+                             after_step=lambda m, step: rates.append(step))
+    assert len(rates) == 3 * len(loader)
+    # one cycle: from lr/25 up to lr over the first 20% of the steps, then down
+    assert history[0]["lr"] == pytest.approx(0.01 / 25)
+    assert history[1]["lr"] > history[2]["lr"] > 0
+    assert all(p.is_contiguous() for p in model.parameters())  # handed back in the default layout
+    assert train.evaluate(model, splits.loader("test", 512)).accuracy > 0.8
+    with pytest.raises(ValueError, match="schedule"):
+        train.finetune(model, loader, 1, schedule="step")
+    with pytest.raises(ValueError, match="label_smoothing"):
+        train.finetune(model, loader, 1, label_smoothing=1.0)
