@@ -165,3 +165,42 @@ def test_translated_pages_match_the_current_sources(tmp_path):
     assert {"book/intro", "book/faq", "notebooks/ch01_background"} <= {p.page for p in pages}
     problems = status.report(pages, status.translated_pages())
     assert not problems, "\n".join(problems)
+
+
+def test_only_the_api_module_pages_stay_in_english():
+    """The policy (locales/README.md): the API reference's module pages (docstrings) stay in English;
+    everything else, book/api/index included, is translated."""
+    assert status.ENGLISH_BY_POLICY and all(page.startswith("book/api/") for page in status.ENGLISH_BY_POLICY)
+    assert status.API_INDEX not in status.ENGLISH_BY_POLICY
+    assert status.english_by_policy_problems(listed=status.translated_pages()) == []
+    assert status.API_INDEX in status.translated_pages()
+
+
+def test_the_english_by_policy_list_rejects_other_pages(tmp_path):
+    api = tmp_path / "book" / "api"
+    api.mkdir(parents=True)
+    (api / "index.md").write_text("# API reference\n", encoding="utf-8")
+    (api / "core.md").write_text("```{eval-rst}\n.. automodule:: companion\n```\n", encoding="utf-8")
+    (api / "notes.md").write_text("# Notes without any module\n", encoding="utf-8")
+    (tmp_path / "book" / "intro.md").write_text("# Intro\n", encoding="utf-8")
+    assert status.english_by_policy_problems(["book/api/core"], tmp_path) == [
+        "book/api/notes: an API module page neither translated nor in ENGLISH_BY_POLICY"]
+    problems = status.english_by_policy_problems(
+        ["book/api/core", "book/api/notes", "book/intro", "book/api/index", "book/api/gone"], tmp_path,
+        listed=["book/api/core"])
+    assert problems == [
+        "book/api/core: left in English by policy and listed as translated",
+        "book/api/notes: left in English but documents no module (no automodule)",
+        "book/intro: only the API reference's module pages may stay in English",
+        "book/api/index: only the API reference's module pages may stay in English",
+        "book/api/gone: left in English but book/api/gone.md does not exist"]
+
+
+def test_pages_in_english_by_policy_are_shown_apart_and_not_counted(tmp_path, capsys):
+    po = write_po(tmp_path / "a.po", [("One.", "一。", False), ("Two.", "", False)])
+    api = write_po(tmp_path / "api.po", [("Doc.", "", False)] * 1)
+    pages = [status.page_status("book/a", po), status.page_status("book/api/core", api)]
+    assert status.report(pages, ["book/a"], english=("book/api/core",)) == ["book/a: untranslated: 'Two.'"]
+    table = capsys.readouterr().out
+    assert "(English by policy)" in table.splitlines()[2]
+    assert table.splitlines()[-1].split()[-1] == "50%"  # 1 of the 2 counted messages left, not 2 of 3
