@@ -73,6 +73,7 @@ GLOSSARY = """
 - {term: unstructured pruning, zh: 非结构化剪枝}
 - {term: multiply–accumulate operation (MAC), aliases: [MACs], zh: 乘累加运算 (MAC)}
 - {term: scale, zh: 缩放因子}
+- {term: FP8, aliases: [E4M3], zh: 8 位浮点 (FP8)}
 """
 
 
@@ -93,6 +94,12 @@ def terms(tmp_path):
     ("Call `prune.l1_unstructured` with $s$ scales.", "用 $s$ 个缩放因子调用 `prune.l1_unstructured`。", []),
     ("Set `pruning=True`.", "设置 `pruning=True`。", []),  # code is no prose
     ("Per-channel scales.", "逐通道的比例。", ["scale"]),
+    # the term is an abbreviation that the glossary's Chinese carries: keeping it uses the term
+    ("Compare FP8 with int8.", "比较FP8与 int8。", []),
+    ("Compare FP8 with int8.", "比较 8 位浮点与 int8。", []),
+    ("Compare FP8 with int8.", "比较浮点与 int8。", ["FP8"]),
+    # a spelled-out term still needs its Chinese: the abbreviation alone does not do
+    ("Count the multiply–accumulate operations.", "计算 MAC 的数量。", ["multiply–accumulate operation (MAC)"]),
 ])
 def test_glossary_terms_must_keep_their_chinese(terms, english, chinese, missing):
     assert [term for term, _ in status.term_problems(english, chinese, terms)] == missing

@@ -142,20 +142,33 @@ def _chinese_core(zh: str) -> str:
     return re.sub(r"\s*[(（][^)）]*[)）]\s*$", "", zh).strip()
 
 
-def glossary_terms(path: Path = GLOSSARY) -> list[tuple[str, bool, str, str]]:
-    """(English spelling, whether it requires the Chinese, the term, its Chinese) for every entry.
+def _abbreviation(zh: str) -> str | None:
+    """The parenthesised abbreviation that ends a Chinese term: 8 位浮点 (FP8) -> FP8."""
+    found = re.search(r"[(（]([^)）]*)[)）]\s*$", zh)
+    return found.group(1).strip() if found else None
+
+
+def glossary_terms(path: Path = GLOSSARY) -> list[tuple[str, bool, str, str, str | None]]:
+    """(English spelling, whether it requires the Chinese, the term, its Chinese, the abbreviation that
+    also counts) for every entry.
 
     The term itself (with and without its parenthesised abbreviation) and the aliases that contain it
     (plurals) require the Chinese term; other aliases ("2:4 sparsity" for N:M sparsity) only keep their
-    words from counting as a shorter term's ("sparsity"). Longest spellings first.
+    words from counting as a shorter term's ("sparsity"). Where the English spelling is the very
+    abbreviation that the glossary's Chinese carries in parentheses (FP8 for 8 位浮点 (FP8), APoZ), a
+    translation that keeps the abbreviation uses the glossary's term too: Chinese technical writing
+    keeps these abbreviations as they are, and spelling 8 位浮点 out would add a number to the message.
+    Longest spellings first.
     """
     spellings = []
     for entry in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
         term, zh = entry["term"], _chinese_core(str(entry["zh"]))
+        abbreviation = _abbreviation(str(entry["zh"]))
         bare = re.sub(r"\s*\([^)]*\)$", "", term).strip()
         for spelling in {term, bare, *entry.get("aliases", [])}:
             required = spelling in (term, bare) or bare.lower() in spelling.lower()
-            spellings.append((spelling, required, term, zh))
+            also = abbreviation if spelling == abbreviation else None
+            spellings.append((spelling, required, term, zh, also))
     return sorted(spellings, key=lambda s: (-len(s[0]), not s[1]))
 
 
@@ -166,11 +179,12 @@ def _squeeze(text: str) -> str:
 def term_problems(english: str, chinese: str, terms) -> list[tuple[str, str]]:
     """(term, zh) for each glossary term that ``english`` uses and ``chinese`` does not translate."""
     text, missing = _prose(english), []
-    for spelling, required, term, zh in terms:
+    for spelling, required, term, zh, also in terms:
         pattern = re.compile(r"(?<![\w-])" + re.escape(spelling) + r"(?:e?s)?(?![\w-])", re.I)
         if pattern.search(text):
             text = pattern.sub(" ", text)  # a shorter term inside this one does not count again
-            if required and _squeeze(zh) not in _squeeze(chinese) and (term, zh) not in missing:
+            used = _squeeze(zh) in _squeeze(chinese) or (also is not None and also in chinese)
+            if required and not used and (term, zh) not in missing:
                 missing.append((term, zh))
     return missing
 
