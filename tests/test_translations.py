@@ -211,3 +211,24 @@ def test_pages_in_english_by_policy_are_shown_apart_and_not_counted(tmp_path, ca
     table = capsys.readouterr().out
     assert "(English by policy)" in table.splitlines()[2]
     assert table.splitlines()[-1].split()[-1] == "50%"  # 1 of the 2 counted messages left, not 2 of 3
+
+
+@pytest.mark.parametrize("english, chinese, found", [
+    ("**Multiply–accumulate operations (MACs)** per prediction", "每次预测的**乘累加运算**（MACs）次数", []),
+    ("**Multiply–accumulate operations (MACs)** per prediction", "每次预测的**乘累加运算（MACs）**次数", ["emphasis"]),
+    ("**Task.** Prune it.", "**任务。** 对它剪枝。", []),  # a space after the closing run
+    ("**Task.** Prune it.", "**任务。**对它剪枝。", ["emphasis"]),
+    ("*initial values* matter", "保留下来的权重的*初始值*仍然重要", []),
+    ("Compute `a * b` and $x * y$.", "计算 `a * b` 和 $x * y$。", []),  # code and math are no emphasis
+    ("Two steps.", "2. 两步。", ["starts"]),
+    ("Two steps.", "2\\. 两步。", []),
+    ("2. Two steps.", "2. 两步。", []),  # a list item in English too
+])
+def test_myst_pitfalls_are_found(english, chinese, found):
+    problems = status.myst_pitfalls(english, chinese)
+    assert [problem.split()[0] for problem in problems] == found, problems
+
+
+def test_translations_render_their_markdown_as_intended():
+    problems = status.markdown_problems()
+    assert not problems, "\n".join(problems)

@@ -14,14 +14,17 @@ may hold only such pages (english_by_policy_problems). Pages listed in locales/z
 must be complete and follow the glossary; for the others,
 the share and the glossary departures are reported. With a glossary (book/glossary.yml: entries with ``term``, optional ``aliases``, ``zh``), every translation of
 a message that uses a glossary term must contain the term's Chinese (see glossary_terms; a translator's
-comment ``# glossary-ok: TERM`` above a message marks the word as used there in another sense). Exit status 1 when a listed page is
-incomplete or a translation departs from the glossary.
+comment ``# glossary-ok: TERM`` above a message marks the word as used there in another sense). Every
+translation is also checked for two MyST pitfalls (myst_pitfalls: a leading ``2. `` that makes a list,
+emphasis that shows its asterisks next to Chinese punctuation). Exit status 1 when a listed page is
+incomplete, a translation departs from the glossary, or one falls into a pitfall.
 """
 from __future__ import annotations
 
 import argparse
 import re
 import sys
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -212,6 +215,47 @@ def glossary_problems(terms, locale: Path = LOCALE, pages: list[str] | None = No
     return problems
 
 
+def _punctuation(char: str) -> bool:
+    return unicodedata.category(char)[0] in "PS"
+
+
+def myst_pitfalls(english: str, chinese: str) -> list[str]:
+    """Markdown that renders differently in ``chinese`` than its ``english`` intends.
+
+    - A translation starting with ``2. `` becomes an ordered list (write ``2\\.``).
+    - Emphasis whose inner edge is punctuation must have a space or punctuation outside it
+      (CommonMark's flanking rule): ``**乘累加运算（MAC）**次数`` shows its asterisks; write
+      ``**乘累加运算**（MAC）次数``.
+    """
+    problems = []
+    if re.match(r"\d+[.)] ", chinese) and not re.match(r"\d+[.)] ", english):
+        problems.append(f"starts with {chinese.split()[0]!r}, an ordered list: escape the dot")
+    text = _VERBATIM.sub("x", chinese)
+    for span in re.finditer(r"(?<!\*)(\*\*?)(?!\*)(\S(?:.*?\S)?)(?<!\*)\1(?!\*)", text):
+        inner = span.group(2)
+        before = text[span.start() - 1] if span.start() else " "
+        after = text[span.end()] if span.end() < len(text) else " "
+        opens = not _punctuation(inner[0]) or before.isspace() or _punctuation(before)
+        closes = not _punctuation(inner[-1]) or after.isspace() or _punctuation(after)
+        if not (opens and closes):
+            problems.append(f"emphasis shows its asterisks: {span.group(0)!r}")
+    return problems
+
+
+def markdown_problems(locale: Path = LOCALE, pages: list[str] | None = None) -> list[str]:
+    """The MyST pitfalls (myst_pitfalls) of every non-fuzzy translation (on ``pages`` only, when given)."""
+    problems = []
+    for po in sorted(locale.rglob("*.po")):
+        page = po.relative_to(locale).with_suffix("")
+        if pages is not None and str(page) not in pages:
+            continue
+        for message in _real(load_catalog(po)):
+            if message.string and not message.fuzzy:
+                problems += [f"{page}: {problem} in: {message.id[:60]!r}"
+                             for problem in myst_pitfalls(message.id, message.string)]
+    return problems
+
+
 def report(statuses: list[PageStatus], listed: list[str], english=ENGLISH_BY_POLICY) -> list[str]:
     """Print the table; return the problems of the pages listed as translated. The pages of ``english``
     are shown apart and left out of the total."""
@@ -243,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     listed = translated_pages()
     problems = english_by_policy_problems(listed=listed)
     problems += report(all_pages(args.pot), listed)
+    problems += markdown_problems()
     if args.glossary.exists():
         terms = glossary_terms(args.glossary)
         problems += glossary_problems(terms, pages=listed)
