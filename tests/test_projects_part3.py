@@ -71,6 +71,14 @@ def test_project4_the_books_int8_file_is_over_budget(tmp_path, speech_key):
     assert size > projects.SPEECH_BUDGET > projects.measure.file_bytes(speech_key)
 
 
+def test_project4_dense_int8_packed_is_still_over_budget(tmp_path):
+    """book/projects.md: without pruning, the key's packed container holds about 36 KB."""
+    dense = project_keys.speech_integer_model(train.pretrained("speech-dscnn"))
+    size = projects.measure.file_bytes(project_keys.save_packed(dense, tmp_path / "dense.pt"))
+    assert size > projects.SPEECH_BUDGET and round(size / 1000) == 36
+    assert "about 36 KB" in (ROOT / "book" / "projects.md").read_text(encoding="utf-8")
+
+
 def test_project4_one_shot_pruning_without_fine_tuning_fails_on_accuracy(tmp_path):
     model = prune.clone(train.pretrained("speech-dscnn"))
     prune.global_magnitude(project_keys.speech_pruned_targets(model), 0.8)
