@@ -69,7 +69,7 @@ def png_bytes(fig: plt.Figure, *, dpi: int = 72, colors: int = 64) -> bytes:
     info = PngImagePlugin.PngInfo()
     info.add_text(MIN_FONT_KEY, f"{smallest:.2f}")
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=True, pnginfo=info)
+    image.save(out, format="PNG", optimize=True, pnginfo=info, dpi=(dpi, dpi))
     return out.getvalue()
 
 

@@ -243,3 +243,4 @@ def test_frames_have_legible_text_and_record_their_smallest_font():
     ax.set_xlabel("tiny", fontsize=4)
     png = Image.open(io.BytesIO(W.png_bytes(fig, dpi=144)))
     assert float(png.info[MIN_FONT_KEY]) * 144 / 72 >= MIN_TEXT_PX - 0.05
+    assert png.info["dpi"][0] == pytest.approx(144, abs=0.1)  # the browser check reads the scale from it

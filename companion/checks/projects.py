@@ -11,9 +11,17 @@ and every requirement that failed, in words. A missing file, or a function that 
    the baseline, loaded by the student's ``load(path)``; the model must come from the file.
 3. :func:`score_integer_inference`: integer-only inference of the int8 digits MLP, bit-exact against
    :mod:`companion.quant.static`, with no floating-point tensor anywhere in the computation.
+
+Two projects on Part III's models (chapters 5.3 and 5.1), scored the same way as project 2:
+
+4. :func:`score_speech_budget`: the keyword-spotting DS-CNN in a file of at most 32,000 bytes, at most
+   2 points below the baseline on the 850 test clips of held-out voices.
+5. :func:`score_fashion_compression`: the Fashion-MNIST ResNet in a file at least 8× smaller than its
+   float32 state dict, at most 1 point below the baseline on the 10,000 test images.
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -30,12 +38,20 @@ from ..quant import IntLinear, quantize_static
 
 __all__ = ["ProjectReport", "baseline_accuracy", "score_sparse_digits", "score_byte_budget",
            "integer_digits_model", "integer_layers", "score_integer_inference",
-           "SPARSITY_TARGET", "SPARSE_MARGIN", "BUDGET_MARGIN", "BYTE_BUDGET"]
+           "SPARSITY_TARGET", "SPARSE_MARGIN", "BUDGET_MARGIN", "BYTE_BUDGET",
+           "speech_splits", "speech_baseline_accuracy", "score_speech_budget", "SPEECH_BUDGET", "SPEECH_MARGIN",
+           "fashion_splits", "fashion_baseline", "fashion_baseline_accuracy", "fashion_budget",
+           "score_fashion_compression", "FASHION_RATIO", "FASHION_MARGIN"]
 
 SPARSITY_TARGET = 0.90    # project 1: fraction of the Linear weights that must be exactly zero
 SPARSE_MARGIN = 0.03      # project 1: at most 3 points below the baseline's test accuracy
 BUDGET_MARGIN = 0.02      # project 2: at most 2 points below the baseline's test accuracy
 BYTE_BUDGET = 20_000      # project 2: bytes of the submitted file (the float32 state dict is ~205 KB)
+SPEECH_BUDGET = 32_000    # project 4: bytes of the submitted file (the float32 state dict is ~114 KB)
+SPEECH_MARGIN = 0.02      # project 4: at most 2 points below the baseline on the held-out voices
+FASHION_RATIO = 8         # project 5: the file at least 8x smaller than the float32 state dict
+FASHION_MARGIN = 0.01     # project 5: at most 1 point below the baseline's test accuracy
+SCRAMBLE_INPUTS = 1000    # inputs on which a scrambled file's model is compared with the submitted one
 
 
 @dataclass
@@ -134,9 +150,14 @@ def score_sparse_digits(path: str | os.PathLike) -> ProjectReport:
 
 # ---- Project 2: the digits MLP in a byte budget ----
 
-def _logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def _logits(model: nn.Module, x: torch.Tensor, batch: int = 500) -> torch.Tensor:
+    """``model``'s outputs on ``x``, computed ``batch`` inputs at a time (bounded memory)."""
+    model.eval()
     with torch.no_grad():
-        return model.eval()(x)
+        outputs = [model(x[i:i + batch]) for i in range(0, len(x), batch)]
+    if not all(isinstance(out, torch.Tensor) for out in outputs):
+        return outputs[0]
+    return torch.cat(outputs)
 
 
 def _load_isolated(load: Callable, source: Path, corrupt: bool = False):
@@ -161,6 +182,57 @@ def _load_isolated(load: Callable, source: Path, corrupt: bool = False):
                 os.environ["COMPANION_CACHE_DIR"] = previous
 
 
+def _score_model_file(project: str, path: Path, load: Callable, x: torch.Tensor, y: torch.Tensor, classes: int,
+                      budget: int,
+                      floor: float, input_shape: str, budget_note: str = "") -> ProjectReport:
+    """The checks shared by projects 2, 4 and 5: bytes on disk, a model that comes from the file, accuracy.
+
+    ``load`` runs on a lone copy of the file with an empty model cache; its model must map ``x`` to
+    finite (batch, classes) logits scoring at least ``floor`` on ``y``; and on a copy whose middle bytes
+    are scrambled it must fail or give different logits on the first ``SCRAMBLE_INPUTS`` inputs.
+    """
+    if not path.is_file():
+        return _not_attempted(project, f"no submission at {path.name}: write your compressed model there")
+    size = measure.file_bytes(path)
+    measurements = {"file bytes": size, "budget": budget}
+    failures = []
+    if size > budget:
+        failures.append(f"the file has {size:,} bytes, over the budget of {budget:,}{budget_note}")
+    try:
+        model = _load_isolated(load, path)
+    except NotImplementedError:
+        return _not_attempted(project, "load(path) is not written yet")
+    except Exception as error:
+        return _report(project, measurements, failures + [f"load(path) raised {type(error).__name__}: {error}"])
+    if not isinstance(model, nn.Module):
+        return _report(project, measurements, failures + [f"load(path) returned a {type(model).__name__}, not an nn.Module"])
+    try:
+        logits = _logits(model, x)
+    except Exception as error:
+        return _report(project, measurements, failures + [
+            f"the model raised {type(error).__name__} on {input_shape} inputs: {error}"])
+    if not isinstance(logits, torch.Tensor) or logits.shape != (len(x), classes):
+        return _report(project, measurements, failures + [
+            f"the model maps {input_shape} inputs to {tuple(getattr(logits, 'shape', ()))}, not (batch, {classes}) logits"])
+    if not torch.isfinite(logits).all():
+        return _report(project, measurements, failures + ["the model's logits hold NaN or infinite values"])
+    accuracy = float((logits.argmax(1) == y).float().mean())
+    measurements.update({"test accuracy": round(accuracy, 4), "accuracy floor": round(floor, 4)})
+    if accuracy < floor:
+        failures.append(f"test accuracy {accuracy:.2%} is below the floor {floor:.2%}")
+    subset = x[:SCRAMBLE_INPUTS]
+    try:
+        scrambled = _logits(_load_isolated(load, path, corrupt=True), subset)
+        same = torch.equal(scrambled.argmax(1), logits[:SCRAMBLE_INPUTS].argmax(1)) and \
+            torch.allclose(scrambled, logits[:SCRAMBLE_INPUTS])
+    except Exception:  # a loader that notices the damage (a checksum, a failed decode) is doing its job
+        same = False
+    if same:
+        failures.append("the model does not come from the file: with the file's contents scrambled, load(path) "
+                        "returned a model with the same logits")
+    return _report(project, measurements, failures)
+
+
 def score_byte_budget(path: str | os.PathLike, load: Callable[[str], nn.Module]) -> ProjectReport:
     """Score project 2: the file at ``path`` and the student's ``load(path) -> nn.Module``.
 
@@ -171,45 +243,82 @@ def score_byte_budget(path: str | os.PathLike, load: Callable[[str], nn.Module])
     are scrambled it must fail or predict differently (a loader that ignores the file and rebuilds the
     model another way is rejected).
     """
-    project = "Project 2 (the digits MLP in 20 KB)"
-    path = Path(path)
-    if not path.is_file():
-        return _not_attempted(project, f"no submission at {path.name}: write your compressed model there")
-    size = measure.file_bytes(path)
     splits = _digits()
-    measurements = {"file bytes": size, "budget": BYTE_BUDGET}
-    failures = []
-    if size > BYTE_BUDGET:
-        failures.append(f"the file has {size:,} bytes, over the budget of {BYTE_BUDGET:,}")
-    try:
-        model = _load_isolated(load, path)
-    except NotImplementedError:
-        return _not_attempted(project, "load(path) is not written yet")
-    except Exception as error:
-        return _report(project, measurements, failures + [f"load(path) raised {type(error).__name__}: {error}"])
-    if not isinstance(model, nn.Module):
-        return _report(project, measurements, failures + [f"load(path) returned a {type(model).__name__}, not an nn.Module"])
-    logits = _logits(model, splits.x_test)
-    if not isinstance(logits, torch.Tensor) or logits.shape != (len(splits.x_test), splits.num_classes):
-        return _report(project, measurements, failures + [
-            f"the model maps (batch, 64) inputs to {tuple(getattr(logits, 'shape', ()))}, not (batch, 10) logits"])
-    if not torch.isfinite(logits).all():
-        return _report(project, measurements, failures + ["the model's logits hold NaN or infinite values"])
-    accuracy = float((logits.argmax(1) == splits.y_test).float().mean())
-    floor = baseline_accuracy() - BUDGET_MARGIN
-    measurements.update({"test accuracy": round(accuracy, 4), "accuracy floor": round(floor, 4)})
-    if accuracy < floor:
-        failures.append(f"test accuracy {accuracy:.2%} is below the floor {floor:.2%}")
-    try:
-        scrambled = _load_isolated(load, path, corrupt=True)
-        same = torch.equal(_logits(scrambled, splits.x_test).argmax(1), logits.argmax(1)) and \
-            torch.allclose(_logits(scrambled, splits.x_test), logits)
-    except Exception:  # a loader that notices the damage (a checksum, a failed decode) is doing its job
-        same = False
-    if same:
-        failures.append("the model does not come from the file: with the file's contents scrambled, load(path) "
-                        "returned a model with the same logits")
-    return _report(project, measurements, failures)
+    return _score_model_file("Project 2 (the digits MLP in 20 KB)", Path(path), load, splits.x_test, splits.y_test,
+                             splits.num_classes, BYTE_BUDGET, baseline_accuracy() - BUDGET_MARGIN, "(batch, 64)")
+
+
+# ---- Project 4: the keyword-spotting DS-CNN in 32 KB (chapter 5.3) ----
+
+@functools.lru_cache(maxsize=1)
+def speech_splits() -> data.Splits:
+    """Chapter 5.3's keyword splits (``RECIPES["speech-dscnn"]``'s data); the test split is 850 clips
+    of voices the model never heard (20 eSpeak NG variants and one Flite voice)."""
+    recipe = train.RECIPES["speech-dscnn"]
+    return data.load(recipe.data, **recipe.data_kwargs)
+
+
+def speech_baseline_accuracy() -> float:
+    """Test accuracy of chapter 5.3's trained DS-CNN (``train.pretrained("speech-dscnn")``), the bar."""
+    return measure.accuracy(train.pretrained("speech-dscnn"), speech_splits().loader("test", 256))
+
+
+def score_speech_budget(path: str | os.PathLike, load: Callable[[str], nn.Module]) -> ProjectReport:
+    """Score project 4: chapter 5.3's keyword-spotting DS-CNN in at most ``SPEECH_BUDGET`` bytes.
+
+    The same checks as project 2 (:func:`score_byte_budget`), on the speech test split: ``load(path)``
+    maps (batch, 1, 51, 20) log-mel features to (batch, 10) finite logits, whose accuracy on the 850
+    held-out clips is at least the baseline's minus ``SPEECH_MARGIN``; the file has at most
+    ``SPEECH_BUDGET`` bytes on disk, and the model comes from it.
+    """
+    splits = speech_splits()
+    return _score_model_file("Project 4 (the speech DS-CNN in 32 KB)", Path(path), load, splits.x_test,
+                             splits.y_test, splits.num_classes, SPEECH_BUDGET, speech_baseline_accuracy() - SPEECH_MARGIN,
+                             "(batch, 1, 51, 20)")
+
+
+# ---- Project 5: the Fashion-MNIST ResNet 8x smaller (chapter 5.1) ----
+
+@functools.lru_cache(maxsize=1)
+def fashion_splits() -> data.Splits:
+    """Chapter 5.1's Fashion-MNIST splits; the test split is the 10,000 test images."""
+    return data.fashion_mnist()
+
+
+def fashion_baseline() -> nn.Module:
+    """Chapter 5.1's trained ResNet (``train.pretrained("fashion-resnet")``)."""
+    return train.pretrained("fashion-resnet")
+
+
+@functools.lru_cache(maxsize=1)
+def fashion_baseline_accuracy() -> float:
+    """Test accuracy of :func:`fashion_baseline` on the 10,000 test images (cached: it takes seconds)."""
+    return measure.accuracy(fashion_baseline(), fashion_splits().loader("test", 1000))
+
+
+def fashion_budget() -> int:
+    """Project 5's byte budget: the baseline's float32 ``state_dict`` file size over ``FASHION_RATIO``."""
+    return measure.state_dict_bytes(fashion_baseline()) // FASHION_RATIO
+
+
+def score_fashion_compression(path: str | os.PathLike, load: Callable[[str], nn.Module]) -> ProjectReport:
+    """Score project 5: chapter 5.1's Fashion-MNIST ResNet at least ``FASHION_RATIO`` times smaller.
+
+    The same checks as project 2 (:func:`score_byte_budget`), on the Fashion-MNIST test split:
+    ``load(path)`` maps (batch, 1, 28, 28) images to (batch, 10) finite logits, whose accuracy on the
+    10,000 test images is at least the baseline's minus ``FASHION_MARGIN``; the file has at most
+    :func:`fashion_budget` bytes (the baseline's ``torch.save``-d state dict over 8), and the model
+    comes from it. The report also gives the measured ratio.
+    """
+    splits = fashion_splits()
+    baseline_bytes = measure.state_dict_bytes(fashion_baseline())
+    report = _score_model_file("Project 5 (the Fashion-MNIST ResNet 8x smaller)", Path(path), load, splits.x_test,
+                               splits.y_test, splits.num_classes, fashion_budget(), fashion_baseline_accuracy() - FASHION_MARGIN,
+                               "(batch, 1, 28, 28)",
+                               f" (the baseline's state dict, {baseline_bytes:,} bytes, over {FASHION_RATIO})")
+    if "file bytes" in report.measurements:
+        report.measurements["times smaller"] = round(baseline_bytes / report.measurements["file bytes"], 2)
+    return report
 
 
 # ---- Project 3: integer-only inference ----
