@@ -109,7 +109,7 @@ def _configure(app, config) -> None:
     config.ogp_site_name = config.ogp_image_alt = config.html_title
     # Page addresses are the site's own, not version folders.
     config.sitemap_url_scheme = "{link}"
-    config.sitemap_excludes = ["search.html", "genindex.html", f"{config.notfound_pagename}.html"]
+    config.sitemap_excludes = ["search.html", "genindex.html", "py-modindex.html", f"{config.notfound_pagename}.html"]
     config.notfound_urls_prefix = (urlparse(address).path or "/") if address else "/"
     if not address:
         # No address, so no sitemap: sphinx-sitemap's "html_baseurl is required" is expected here.
