@@ -141,3 +141,56 @@ def test_a_malformed_glossary_is_rejected(tmp_path):
     bad.write_text("- term: scale\n  zh: 缩放因子\n", encoding="utf-8")
     with pytest.raises(ValueError, match="lacks"):
         load_glossary(bad)
+
+
+def build_glossary_page(tmp_path, builder: str, language: str | None = None):
+    """Build book/glossary.md alone (its YAML beside it) with ``builder``; return the output folder.
+
+    With ``language``, the edition's catalogue (locales/<language>/LC_MESSAGES/book/glossary.po) is used
+    as the book's zh build uses it (one catalogue per page, compiled on the fly)."""
+    from sphinx.application import Sphinx
+
+    tmp_path = tmp_path / builder
+    source = tmp_path / "src"
+    (source / "book").mkdir(parents=True)
+    for name in ("glossary.md", "glossary.yml"):
+        (source / "book" / name).write_text((ROOT / "book" / name).read_text(encoding="utf-8"), encoding="utf-8")
+    (source / "index.md").write_text("# Index\n\n```{toctree}\nbook/glossary\n```\n", encoding="utf-8")
+    config = {"extensions": ["myst_parser", "glossary_yaml"], "gettext_compact": False,
+              "myst_enable_extensions": ["amsmath", "dollarmath"], "exclude_patterns": []}
+    if language:
+        locale = tmp_path / "locale" / language / "LC_MESSAGES" / "book"
+        locale.mkdir(parents=True)
+        po = ROOT / "locales" / language / "LC_MESSAGES" / "book" / "glossary.po"
+        (locale / "glossary.po").write_bytes(po.read_bytes())
+        config |= {"language": language, "locale_dirs": [str(tmp_path / "locale")]}
+    out = tmp_path / "out"
+    app = Sphinx(str(source), None, str(out), str(tmp_path / "doctrees"), builder,
+                 confoverrides=config, status=None, warning=None, freshenv=True)
+    app.build()
+    return out
+
+
+def test_the_definitions_reach_gettext_and_the_chinese_edition(tmp_path):
+    """The definitions that the directive emits are messages of the page's template, and the zh_CN
+    build shows the catalogue's Chinese for each of them, while both term lines stay linkable."""
+    from babel.messages.pofile import read_po
+
+    with open(build_glossary_page(tmp_path, "gettext") / "book" / "glossary.pot", "rb") as handle:
+        template = {message.id for message in read_po(handle)}
+    definitions = [line.strip() for line in glossary_markdown(ENTRIES) if line.startswith("  ")]
+    assert definitions and set(definitions) <= template
+
+    with open(ROOT / "locales" / "zh_CN" / "LC_MESSAGES" / "book" / "glossary.po", "rb") as handle:
+        chinese = {message.id: message.string for message in read_po(handle) if message.id}
+    html = (build_glossary_page(tmp_path, "html", "zh_CN") / "book" / "glossary.html").read_text(encoding="utf-8")
+    text = re.sub(r"<[^>]+>", "", html)
+    for definition in definitions:
+        translated = chinese.get(definition)
+        if not translated:
+            continue  # an untranslated definition shows in English (tests/test_translations.py reports it)
+        opening = re.split(r"[${]", translated, maxsplit=1)[0][:12]
+        assert opening and opening in text, (definition[:60], opening)
+    for entry in ENTRIES:
+        for name in (entry["term"], entry["zh"]):
+            assert f">{name}<" in html.replace("&amp;", "&"), name

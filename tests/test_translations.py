@@ -73,6 +73,7 @@ GLOSSARY = """
 - {term: unstructured pruning, zh: 非结构化剪枝}
 - {term: multiply–accumulate operation (MAC), aliases: [MACs], zh: 乘累加运算 (MAC)}
 - {term: scale, zh: 缩放因子}
+- {term: FP8, aliases: [E4M3], zh: 8 位浮点 (FP8)}
 """
 
 
@@ -93,6 +94,12 @@ def terms(tmp_path):
     ("Call `prune.l1_unstructured` with $s$ scales.", "用 $s$ 个缩放因子调用 `prune.l1_unstructured`。", []),
     ("Set `pruning=True`.", "设置 `pruning=True`。", []),  # code is no prose
     ("Per-channel scales.", "逐通道的比例。", ["scale"]),
+    # the term is an abbreviation that the glossary's Chinese carries: keeping it uses the term
+    ("Compare FP8 with int8.", "比较FP8与 int8。", []),
+    ("Compare FP8 with int8.", "比较 8 位浮点与 int8。", []),
+    ("Compare FP8 with int8.", "比较浮点与 int8。", ["FP8"]),
+    # a spelled-out term still needs its Chinese: the abbreviation alone does not do
+    ("Count the multiply–accumulate operations.", "计算 MAC 的数量。", ["multiply–accumulate operation (MAC)"]),
 ])
 def test_glossary_terms_must_keep_their_chinese(terms, english, chinese, missing):
     assert [term for term, _ in status.term_problems(english, chinese, terms)] == missing
@@ -164,4 +171,64 @@ def test_translated_pages_match_the_current_sources(tmp_path):
     pages = status.all_pages(tmp_path / "_build" / "gettext")
     assert {"book/intro", "book/faq", "notebooks/ch01_background"} <= {p.page for p in pages}
     problems = status.report(pages, status.translated_pages())
+    assert not problems, "\n".join(problems)
+
+
+def test_only_the_api_module_pages_stay_in_english():
+    """The policy (locales/README.md): the API reference's module pages (docstrings) stay in English;
+    everything else, book/api/index included, is translated."""
+    assert status.ENGLISH_BY_POLICY and all(page.startswith("book/api/") for page in status.ENGLISH_BY_POLICY)
+    assert status.API_INDEX not in status.ENGLISH_BY_POLICY
+    assert status.english_by_policy_problems(listed=status.translated_pages()) == []
+    assert status.API_INDEX in status.translated_pages()
+
+
+def test_the_english_by_policy_list_rejects_other_pages(tmp_path):
+    api = tmp_path / "book" / "api"
+    api.mkdir(parents=True)
+    (api / "index.md").write_text("# API reference\n", encoding="utf-8")
+    (api / "core.md").write_text("```{eval-rst}\n.. automodule:: companion\n```\n", encoding="utf-8")
+    (api / "notes.md").write_text("# Notes without any module\n", encoding="utf-8")
+    (tmp_path / "book" / "intro.md").write_text("# Intro\n", encoding="utf-8")
+    assert status.english_by_policy_problems(["book/api/core"], tmp_path) == [
+        "book/api/notes: an API module page neither translated nor in ENGLISH_BY_POLICY"]
+    problems = status.english_by_policy_problems(
+        ["book/api/core", "book/api/notes", "book/intro", "book/api/index", "book/api/gone"], tmp_path,
+        listed=["book/api/core"])
+    assert problems == [
+        "book/api/core: left in English by policy and listed as translated",
+        "book/api/notes: left in English but documents no module (no automodule)",
+        "book/intro: only the API reference's module pages may stay in English",
+        "book/api/index: only the API reference's module pages may stay in English",
+        "book/api/gone: left in English but book/api/gone.md does not exist"]
+
+
+def test_pages_in_english_by_policy_are_shown_apart_and_not_counted(tmp_path, capsys):
+    po = write_po(tmp_path / "a.po", [("One.", "一。", False), ("Two.", "", False)])
+    api = write_po(tmp_path / "api.po", [("Doc.", "", False)] * 1)
+    pages = [status.page_status("book/a", po), status.page_status("book/api/core", api)]
+    assert status.report(pages, ["book/a"], english=("book/api/core",)) == ["book/a: untranslated: 'Two.'"]
+    table = capsys.readouterr().out
+    assert "(English by policy)" in table.splitlines()[2]
+    assert table.splitlines()[-1].split()[-1] == "50%"  # 1 of the 2 counted messages left, not 2 of 3
+
+
+@pytest.mark.parametrize("english, chinese, found", [
+    ("**Multiply–accumulate operations (MACs)** per prediction", "每次预测的**乘累加运算**（MACs）次数", []),
+    ("**Multiply–accumulate operations (MACs)** per prediction", "每次预测的**乘累加运算（MACs）**次数", ["emphasis"]),
+    ("**Task.** Prune it.", "**任务。** 对它剪枝。", []),  # a space after the closing run
+    ("**Task.** Prune it.", "**任务。**对它剪枝。", ["emphasis"]),
+    ("*initial values* matter", "保留下来的权重的*初始值*仍然重要", []),
+    ("Compute `a * b` and $x * y$.", "计算 `a * b` 和 $x * y$。", []),  # code and math are no emphasis
+    ("Two steps.", "2. 两步。", ["starts"]),
+    ("Two steps.", "2\\. 两步。", []),
+    ("2. Two steps.", "2. 两步。", []),  # a list item in English too
+])
+def test_myst_pitfalls_are_found(english, chinese, found):
+    problems = status.myst_pitfalls(english, chinese)
+    assert [problem.split()[0] for problem in problems] == found, problems
+
+
+def test_translations_render_their_markdown_as_intended():
+    problems = status.markdown_problems()
     assert not problems, "\n".join(problems)

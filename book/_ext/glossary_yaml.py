@@ -11,6 +11,11 @@ Sphinx's own ``glossary`` directive, so chapters link a term with ``{term}`quant
 Chinese edition with ``{term}`量化```: each entry is listed under its English and its Chinese term.
 The definition ends with a link to the section (``anchor``) or chapter that defines the term.
 The YAML is the only copy of the data: the page cannot drift from it.
+
+The Chinese edition: the definitions are parsed as ordinary paragraphs of ``book/glossary.md``, so the
+gettext build (``make po``) extracts each one, with its "Defined in" link, as a message of
+``locales/zh_CN/LC_MESSAGES/book/glossary.po``, and the zh_CN build shows its translation; the term
+lines are messages too, translated as themselves, so each entry stays listed under both terms.
 """
 from __future__ import annotations
 
