@@ -3,7 +3,8 @@
 For each message of each ``.po`` file given (or every ``.po`` under ``locales/`` by default) the
 translation (msgstr) must carry exactly the same
 
-- MyST roles with their content, e.g. ``{cite:t}`han2016deep``` or ``{doc}`ch04_best_practice```;
+- MyST roles with their content, e.g. ``{cite:t}`han2016deep``` or ``{doc}`ch04_best_practice```; a
+  cross-reference with an explicit title, ``{ref}`chapter 4 <label>```, may translate its title;
 - inline code spans, e.g. ```torch.save```;
 - inline and display math, ``$...$`` and ``$$...$$``;
 - link targets, the ``(url)`` of ``[text](url)`` (the link text is translated);
@@ -26,6 +27,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po
 
 ROLE = re.compile(r"\{[\w:.-]+\}`[^`]*`")
+TITLED_ROLE = re.compile(r"(?P<role>\{(?:ref|doc|term|numref|download)\})`[^`<]*\S\s*<(?P<target>[^<>`]+)>`")
 CODE = re.compile(r"``[^`]+``|`[^`]+`")
 DISPLAY_MATH = re.compile(r"\$\$.*?\$\$", re.S)
 INLINE_MATH = re.compile(r"\$[^$]+\$")
@@ -33,12 +35,20 @@ LINK_TARGET = re.compile(r"\]\(([^)\s]+)\)")
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
+def role_span(span: str) -> str:
+    """A role as it must survive translation: a cross-reference with an explicit title,
+    ``{ref}`chapter 4 <label>```, keeps its role and target, and its title may be translated."""
+    titled = TITLED_ROLE.fullmatch(span)
+    return f"{titled['role']}`<{titled['target']}>`" if titled else span
+
+
 def markup_spans(text: str) -> dict[str, Counter]:
     """The markup of one message, by kind, as multisets of the exact source spans."""
     spans: dict[str, Counter] = {}
     for kind, pattern in (("role", ROLE), ("code", CODE), ("display math", DISPLAY_MATH),
                           ("math", INLINE_MATH)):
-        spans[kind] = Counter(pattern.findall(text))
+        found = pattern.findall(text)
+        spans[kind] = Counter(map(role_span, found) if kind == "role" else found)
         text = pattern.sub(" ", text)
     spans["link target"] = Counter(LINK_TARGET.findall(text))
     text = LINK_TARGET.sub("]", text)
