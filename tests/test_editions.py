@@ -3,15 +3,12 @@
 The Chinese build reuses the cell outputs that the English build (tests/test_book.py, which runs
 first) left in the shared execution cache; run alone, it executes the notebooks itself.
 """
-import functools
-import http.server
 import os
 import posixpath
 import re
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -20,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
 import edition_config  # noqa: E402
-from test_book import CHROMIUM_ARGS, EXTERNAL_RESOURCE, toc_pages  # noqa: E402
+from test_book import CHROMIUM_ARGS, EXTERNAL_RESOURCE, QuietHandler, serving, toc_pages  # noqa: E402
 
 HTML, HTML_ZH = ROOT / "_build" / "html", ROOT / "_build" / "html-zh"
 pytestmark = pytest.mark.slow
@@ -88,19 +85,14 @@ def test_every_page_links_to_itself_in_the_other_edition(zh_site):
 @pytest.fixture(scope="module")
 def server(zh_site):
     """The English site at /, the Chinese one at /zh/ (as published)."""
-    class Handler(http.server.SimpleHTTPRequestHandler):
+    class Handler(QuietHandler):
         def translate_path(self, path):
             if path.startswith("/zh/"):
                 return str(HTML_ZH / path[4:].split("?")[0].split("#")[0])
             return super().translate_path(path)
 
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(HTML)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    with serving(HTML, Handler) as address:
+        yield address
 
 
 def offline_page(browser, server, errors, outside):

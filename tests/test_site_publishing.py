@@ -4,20 +4,17 @@ Each build here uses a temporary copy of ``_config.yml`` with notebook execution
 structure does not depend on the outputs) and writes into a temporary folder; the full build with
 every notebook run is tests/test_book.py's.
 """
-import functools
-import http.server
 import os
 import re
 import subprocess
 import sys
-import threading
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
 import yaml
 
-from test_book import CHROMIUM_ARGS, toc_pages
+from test_book import CHROMIUM_ARGS, serving, toc_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
@@ -135,15 +132,8 @@ def test_404_page_is_rendered_with_the_theme(which, prefix, request):
 
 @pytest.fixture(scope="module")
 def url_server(url_site):
-    class QuietHandler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                            functools.partial(QuietHandler, directory=str(url_site)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    with serving(url_site) as address:
+        yield address
 
 
 def test_buttons_load_nothing_from_outside_in_a_real_browser(url_server):

@@ -6,17 +6,16 @@ browser logs no error, and no request goes to another host (all are routed to ab
 Reuses ``_build/html`` when its chapter pages are newer than the sources (as after ``tests/test_book.py``);
 builds it otherwise.
 """
-import functools
-import http.server
 import json
 import os
 import re
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
+
+from test_book import serving
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
@@ -82,14 +81,8 @@ def test_vendored_scripts_are_served_by_the_site(site):
 
 @pytest.fixture(scope="module")
 def server(site):
-    class QuietHandler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    with serving(site) as address:
+        yield address
 
 
 # Each explorer is a VBox holding its controls and its Stack; the images shown are its visible ones.
