@@ -10,13 +10,14 @@ puts the translations in, ever sees the title: the Chinese edition showed it in 
 of its exercise's title, which MyST does set, and as ``rawsource`` the MyST text of the argument, written
 back from the parsed nodes (``myst_source``: text, ``code``, ``$math$``, ``*emphasis*``, ``**strong**``).
 A title with other markup (a role, a link) cannot be written back faithfully: it stays untranslatable
-and a warning names it, which fails the ``-W`` build.
+and a warning names it, which fails the ``-W`` build. (A title with code needs a ``~~~`` or ``:::``
+fence: CommonMark allows no backtick in the info string of a backtick fence.)
 
 The gettext builder reads its messages later, from the resolved page, where sphinx-exercise's
 ``ResolveTitlesInExercises`` (post-transform, priority 20) has already replaced the subtitle by a plain
 title ("Exercise 3 (…)"). ``ExtractableExerciseTitles`` (gettext builder only, priority 10) first wraps
-the subtitle's content in one translatable ``inline`` node with the same message, source, line and uid, which
-moves into that title intact, so the message is extracted; the other builders' pages are untouched.
+the subtitle's content in one translatable ``inline`` node with the same message, source, line and uid,
+which moves into that title intact, so the message is extracted; the other builders' pages are untouched.
 
 A solution's title ("Solution to Exercise 3 (the exercise's title)") is built after reading, from the
 copy of the exercise that sphinx-exercise keeps in ``env.sphinx_exercise_registry``, taken when the
