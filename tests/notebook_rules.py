@@ -55,6 +55,14 @@ def exercises(notebook: dict) -> list[str]:
     return [text for text in markdown(notebook) if "{exercise}" in text]
 
 
+_EXERCISE_TITLE = re.compile(r"^(?:`{3,}|~{3,}|:{3,})\{exercise(?:-start)?\}[ \t]*(\S.*?)[ \t]*$", re.M)
+
+
+def exercise_titles(notebook: dict) -> list[str]:
+    """The title (directive argument) of each ``{exercise}`` that has one, as written in the markdown."""
+    return [title for text in markdown(notebook) for title in _EXERCISE_TITLE.findall(text)]
+
+
 def solutions(notebook: dict) -> list[str]:
     """The Python code of each hidden solution (the fenced blocks inside a ``{solution}`` directive)."""
     return ["\n".join(_PYTHON_FENCE.findall(text)) for text in markdown(notebook) if "{solution}" in text]

@@ -83,3 +83,30 @@ def test_repository_button_follows_the_one_url_setting():
     without = types.SimpleNamespace(html_theme_options={"repository_url": ""})
     site_links._show_repository_buttons(None, without)
     assert without.html_theme_options == {"repository_url": ""}
+
+
+def test_the_books_theme_strings_come_before_the_themes():
+    """book/_ext/theme_strings.py: the Chinese edition's booktheme.po overrides sphinx-book-theme's zh_CN
+    wording (Taiwan usage) for the strings it holds and leaves the theme's for the others."""
+    import sphinx_book_theme
+    import theme_strings
+    import yaml
+    from sphinx import locale
+
+    zh = yaml.safe_load((ROOT / "_config_zh.yml").read_text(encoding="utf-8"))
+    locale_dirs = zh["sphinx"]["config"]["locale_dirs"]
+    saved = dict(locale.translators)
+    try:
+        locale.translators.pop(("general", "booktheme"), None)
+        # what sphinx-book-theme's setup does (app.add_message_catalog)
+        locale.init([str(Path(sphinx_book_theme.get_html_theme_path()) / "static" / "locales")], "zh_CN", "booktheme")
+        translate = locale.get_translation("booktheme")
+        assert translate("Print to PDF") == "列印成 PDF"
+        used = theme_strings.put_own_catalogues_first(ROOT, locale_dirs, "zh_CN")
+        assert used == [ROOT / "book" / "_locale" / "zh_CN" / "LC_MESSAGES" / "booktheme.po"]  # not sphinx.po
+        assert translate("Print to PDF") == "打印为 PDF"
+        assert translate("Fullscreen mode") == "全屏模式"  # the theme's catalogue answers the rest
+        assert theme_strings.put_own_catalogues_first(ROOT, locale_dirs, None) == []
+    finally:
+        locale.translators.clear()
+        locale.translators.update(saved)

@@ -12,6 +12,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 import edition_config  # noqa: E402
 import translation_status as status  # noqa: E402
+from notebook_rules import NOTEBOOKS, exercise_titles, load  # noqa: E402
 
 PO_HEADER = 'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=utf-8\\n"\n\n'
 
@@ -126,6 +127,31 @@ def test_translations_use_the_glossarys_chinese_terms():
     assert not problems, "\n".join(problems)
 
 
+def test_exercise_titles_are_read_from_every_fence():
+    cell = {"cell_type": "markdown", "source": ["```{exercise} A mel filterbank\n", "Do it.\n```\n",
+                                                 ":::{exercise} Write `f` for $x$ \n:::\n",
+                                                 "```{exercise}\nNo title.\n```\n"]}
+    assert exercise_titles({"cells": [cell]}) == ["A mel filterbank", "Write `f` for $x$"]
+
+
+def test_exercise_titles_are_translated_on_translated_pages():
+    """Each ``{exercise}`` title of a chapter listed as translated is a translated message of its
+    catalogue (book/_ext/exercise_i18n.py makes them messages; `make po` adds them)."""
+    listed = set(status.translated_pages())
+    checked = 0
+    for notebook in NOTEBOOKS:
+        page = f"notebooks/{notebook.stem}"
+        if page not in listed:
+            continue
+        catalog = {m.id: m for m in status.load_catalog(status.LOCALE / f"{page}.po") if m.id}
+        for title in exercise_titles(load(notebook)):
+            message = catalog.get(title)
+            assert message is not None, f"{page}: the exercise title {title!r} is not in its catalogue"
+            assert message.string and not message.fuzzy, f"{page}: {title!r} is not translated"
+            checked += 1
+    assert checked >= 40  # every chapter has exercises
+
+
 def test_the_chinese_configuration_changes_only_what_the_edition_needs(tmp_path):
     base = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     zh = edition_config.edition("zh")
@@ -172,6 +198,11 @@ def test_translated_pages_match_the_current_sources(tmp_path):
     assert {"book/intro", "book/faq", "notebooks/ch01_background"} <= {p.page for p in pages}
     problems = status.report(pages, status.translated_pages())
     assert not problems, "\n".join(problems)
+    for notebook in NOTEBOOKS:  # book/_ext/exercise_i18n.py: every exercise title is extracted
+        template = {m.id for m in status.load_catalog(tmp_path / "_build" / "gettext" / "notebooks"
+                                                      / f"{notebook.stem}.pot")}
+        missing = set(exercise_titles(load(notebook))) - template
+        assert not missing, f"{notebook.name}: exercise titles not extracted: {missing}"
 
 
 def test_only_the_api_module_pages_stay_in_english():
