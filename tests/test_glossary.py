@@ -46,7 +46,7 @@ NOT_TERMS = {
     "all-minilm-l6-v2", "text longer than the model's 512 positions is truncated by the tokenizer",
     "with the same head", "one scale per row", "group", "by voice", "synthesises", "espeak ng", "flite",
     "what this implies.", "htk mel scale", "sum to one", "pure tone", "weight bytes", "4-bit weights",
-    "accuracy.", "64 kb.", "a quarter of the bytes: not met by int8 alone.", "activations.",
+    "accuracy.", "64 kb.", "activations.",
     "same trained model", "twice", "nothing, silently", "no smaller", "brevitas", "nncf", "tensorrt",
     "openvino", "executorch", "tflite / litert", "bytes are easy, time is hard", "measure side by side",
     "accuracy at high compression needs training.", "fewer parameters are not less time.",
