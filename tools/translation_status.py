@@ -13,9 +13,10 @@ English in the Chinese edition (docstring_message: a message whose every locatio
 they are counted apart ("docstrings") and in no total. Everything else, those pages' own titles and
 prose included, is translated. Pages listed in locales/zh_CN/translated.txt must be complete and follow
 the glossary, and every page of the API reference must be listed (api_reference_problems); for the
-other pages, the share and the glossary departures are reported. With a glossary (book/glossary.yml: entries with ``term``, optional ``aliases``, ``zh``), every translation of
-a message that uses a glossary term must contain the term's Chinese (see glossary_terms; a translator's
-comment ``# glossary-ok: TERM`` above a message marks the word as used there in another sense). Every
+other pages, the share and the glossary departures are reported. With a glossary (book/glossary.yml:
+entries with ``term``, optional ``aliases``, ``zh``), every translation of a message that uses a
+glossary term must contain the term's Chinese (see glossary_terms; a translator's comment
+``# glossary-ok: TERM`` above a message marks the word as used there in another sense). Every
 translation is also checked for two MyST pitfalls (myst_pitfalls: a leading ``2. `` that makes a list,
 emphasis that shows its asterisks next to Chinese punctuation). Exit status 1 when a listed page is
 incomplete, a translation departs from the glossary, or one falls into a pitfall.
