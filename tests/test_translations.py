@@ -17,10 +17,11 @@ from notebook_rules import NOTEBOOKS, exercise_titles, load  # noqa: E402
 PO_HEADER = 'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=utf-8\\n"\n\n'
 
 
-def write_po(path: Path, entries: list[tuple[str, str, bool]]) -> Path:
-    """A catalogue of (English, Chinese, fuzzy) messages."""
-    text = PO_HEADER + "".join(f'{"#, fuzzy" + chr(10) if fuzzy else ""}msgid "{en}"\nmsgstr "{zh}"\n\n'
-                               for en, zh, fuzzy in entries)
+def write_po(path: Path, entries: list[tuple]) -> Path:
+    """A catalogue of (English, Chinese, fuzzy) messages, each optionally with its location line."""
+    text = PO_HEADER + "".join(f'{"#: " + where[0] + chr(10) if where else ""}'
+                               f'{"#, fuzzy" + chr(10) if fuzzy else ""}msgid "{en}"\nmsgstr "{zh}"\n\n'
+                               for en, zh, fuzzy, *where in entries)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
@@ -205,43 +206,64 @@ def test_translated_pages_match_the_current_sources(tmp_path):
         assert not missing, f"{notebook.name}: exercise titles not extracted: {missing}"
 
 
-def test_only_the_api_module_pages_stay_in_english():
-    """The policy (locales/README.md): the API reference's module pages (docstrings) stay in English;
-    everything else, book/api/index included, is translated."""
-    assert status.ENGLISH_BY_POLICY and all(page.startswith("book/api/") for page in status.ENGLISH_BY_POLICY)
-    assert status.API_INDEX not in status.ENGLISH_BY_POLICY
-    assert status.english_by_policy_problems(listed=status.translated_pages()) == []
-    assert status.API_INDEX in status.translated_pages()
+DOCSTRING = "../../companion/quant/affine.py:docstring of companion.quant.affine.quantize:3"
+ATTRIBUTE = "../../docstring of companion.quant.fp8.FP8_DTYPES:1"
+PAGE = "../../book/api/quant.md:1"
 
 
-def test_the_english_by_policy_list_rejects_other_pages(tmp_path):
+@pytest.mark.parametrize("locations, english", [
+    ([DOCSTRING], True),
+    ([ATTRIBUTE], True),
+    ([DOCSTRING, "companion.quant:1 of"], True),  # as sphinx-intl writes a module docstring back
+    ([PAGE], False),  # the page's own prose, on an API page as anywhere
+    ([DOCSTRING, PAGE], False),  # also written on a page: translated
+    (["../../book/_templates/version-footer.html:1"], False),
+    (["../../notebooks/ch01_background.ipynb:12"], False),
+    (["../../book/notes.md:3 of"], False),  # the word "of" alone makes no docstring
+    ([], False),
+])
+def test_only_docstring_messages_stay_in_english(tmp_path, locations, english):
+    po = tmp_path / "page.po"
+    po.write_text(PO_HEADER + "".join(f"#: {where}\n" for where in locations) + 'msgid "Text."\nmsgstr ""\n',
+                  encoding="utf-8")
+    [message] = status._real(status.load_catalog(po))
+    assert status.docstring_message(message) is english
+
+
+def test_an_api_pages_own_prose_must_be_translated_and_its_docstrings_not(tmp_path, capsys):
+    """On a page listed as translated, an untranslated title of an API page is reported; an
+    untranslated docstring is not, and is counted apart."""
+    po = write_po(tmp_path / "quant.po", [("`companion.quant`: quantization", "", False, PAGE),
+                                          ("Quantize a tensor.", "", False, DOCSTRING),
+                                          ("The scale.", "", False, ATTRIBUTE)])
+    page = status.page_status("book/api/quant", po)
+    assert (page.total, page.docstrings, page.untranslated) == (1, 2, ["`companion.quant`: quantization"])
+    assert status.report([page], ["book/api/quant"]) == [
+        "book/api/quant: untranslated: '`companion.quant`: quantization'"]
+    write_po(tmp_path / "quant.po", [("`companion.quant`: quantization", "`companion.quant`：量化", False, PAGE),
+                                     ("Quantize a tensor.", "", False, DOCSTRING)])
+    page = status.page_status("book/api/quant", po)
+    assert status.report([page], ["book/api/quant"]) == []
+    table = capsys.readouterr().out.splitlines()
+    assert table[-1].split()[2:5] == ["1", "0%", "1"]  # all pages: 1 message, none left; 1 docstring apart
+
+
+def test_an_api_pages_prose_follows_the_glossary(terms, tmp_path):
+    locale = tmp_path / "locale"
+    write_po(locale / "book" / "api" / "prune.po", [("`companion.prune`: pruning", "`companion.prune`：修剪", False,
+                                                     "../../book/api/prune.md:1")])
+    assert status.glossary_problems(terms, locale) == [
+        "book/api/prune: 'pruning' is not translated as '剪枝' in: '`companion.prune`: pruning'"]
+
+
+def test_every_api_reference_page_is_listed_as_translated(tmp_path):
+    assert status.api_reference_problems(status.translated_pages()) == []
     api = tmp_path / "book" / "api"
     api.mkdir(parents=True)
-    (api / "index.md").write_text("# API reference\n", encoding="utf-8")
-    (api / "core.md").write_text("```{eval-rst}\n.. automodule:: companion\n```\n", encoding="utf-8")
-    (api / "notes.md").write_text("# Notes without any module\n", encoding="utf-8")
-    (tmp_path / "book" / "intro.md").write_text("# Intro\n", encoding="utf-8")
-    assert status.english_by_policy_problems(["book/api/core"], tmp_path) == [
-        "book/api/notes: an API module page neither translated nor in ENGLISH_BY_POLICY"]
-    problems = status.english_by_policy_problems(
-        ["book/api/core", "book/api/notes", "book/intro", "book/api/index", "book/api/gone"], tmp_path,
-        listed=["book/api/core"])
-    assert problems == [
-        "book/api/core: left in English by policy and listed as translated",
-        "book/api/notes: left in English but documents no module (no automodule)",
-        "book/intro: only the API reference's module pages may stay in English",
-        "book/api/index: only the API reference's module pages may stay in English",
-        "book/api/gone: left in English but book/api/gone.md does not exist"]
-
-
-def test_pages_in_english_by_policy_are_shown_apart_and_not_counted(tmp_path, capsys):
-    po = write_po(tmp_path / "a.po", [("One.", "一。", False), ("Two.", "", False)])
-    api = write_po(tmp_path / "api.po", [("Doc.", "", False)] * 1)
-    pages = [status.page_status("book/a", po), status.page_status("book/api/core", api)]
-    assert status.report(pages, ["book/a"], english=("book/api/core",)) == ["book/a: untranslated: 'Two.'"]
-    table = capsys.readouterr().out
-    assert "(English by policy)" in table.splitlines()[2]
-    assert table.splitlines()[-1].split()[-1] == "50%"  # 1 of the 2 counted messages left, not 2 of 3
+    for name in ("index", "core", "notes"):
+        (api / f"{name}.md").write_text(f"# {name}\n", encoding="utf-8")
+    assert status.api_reference_problems(["book/api/index", "book/api/core"], tmp_path) == [
+        "book/api/notes: a page of the API reference not listed as translated"]
 
 
 @pytest.mark.parametrize("english, chinese, found", [

@@ -8,13 +8,15 @@ message fuzzy when its English changed) and untranslated. A message of the templ
 when its .po file holds the same English with a non-fuzzy translation, so a page whose prose changed
 after it was translated counts as not fully translated, even before `sphinx-intl update` runs.
 
-Pages in ENGLISH_BY_POLICY (the API reference's module pages: the code's docstrings) stay in English in
-the Chinese edition; they are listed apart, counted in no total and checked for nothing, and the list
-may hold only such pages (english_by_policy_problems). Pages listed in locales/zh_CN/translated.txt
-must be complete and follow the glossary; for the others,
-the share and the glossary departures are reported. With a glossary (book/glossary.yml: entries with ``term``, optional ``aliases``, ``zh``), every translation of
-a message that uses a glossary term must contain the term's Chinese (see glossary_terms; a translator's
-comment ``# glossary-ok: TERM`` above a message marks the word as used there in another sense). Every
+The companion package's docstrings, which autodoc renders on the API reference's module pages, stay in
+English in the Chinese edition (docstring_message: a message whose every location is a docstring);
+they are counted apart ("docstrings") and in no total. Everything else, those pages' own titles and
+prose included, is translated. Pages listed in locales/zh_CN/translated.txt must be complete and follow
+the glossary, and every page of the API reference must be listed (api_reference_problems); for the
+other pages, the share and the glossary departures are reported. With a glossary (book/glossary.yml:
+entries with ``term``, optional ``aliases``, ``zh``), every translation of a message that uses a
+glossary term must contain the term's Chinese (see glossary_terms; a translator's comment
+``# glossary-ok: TERM`` above a message marks the word as used there in another sense). Every
 translation is also checked for two MyST pitfalls (myst_pitfalls: a leading ``2. `` that makes a list,
 emphasis that shows its asterisks next to Chinese punctuation). Exit status 1 when a listed page is
 incomplete, a translation departs from the glossary, or one falls into a pitfall.
@@ -36,21 +38,35 @@ LOCALE = ROOT / "locales" / "zh_CN" / "LC_MESSAGES"
 TRANSLATED_LIST = ROOT / "locales" / "zh_CN" / "translated.txt"
 GLOSSARY = ROOT / "book" / "glossary.yml"
 
-# Pages the Chinese edition shows in English, by policy (locales/README.md): the module pages of the API
-# reference, whose text is the companion package's docstrings (about 1,500 messages that would go stale
-# with every docstring edit, and whose readers read the code's English anyway). book/api/index, which
-# says so in Chinese, is translated like any page. Their catalogues exist only because sphinx-intl
-# writes one per template, and stay empty.
-ENGLISH_BY_POLICY = ("book/api/checks", "book/api/compress", "book/api/core", "book/api/optim",
-                     "book/api/prune", "book/api/quant", "book/api/text")
-API_INDEX = "book/api/index"
+# The package whose docstrings the Chinese edition shows in English, by policy (locales/README.md): about
+# 1,100 messages of the API reference's module pages that would go stale with every docstring edit, and
+# whose readers read the code's English anyway. The pages' own prose is translated like any page's.
+PACKAGE = "companion"
+API = "book/api"
+
+
+def docstring_message(message) -> bool:
+    """Whether ``message`` is docstring text of PACKAGE only, hence left in English.
+
+    Sphinx locates a docstring's message as ``../../companion/quant/affine.py:docstring of
+    companion.quant.affine.quantize:3`` (an attribute's as ``../../docstring of NAME``), which babel
+    reads as the locations ``of`` and ``companion.quant.affine.quantize`` (line 3). A message is exempt
+    only when it has such a location and every location is one: a message that also comes from a
+    Markdown page, a notebook or a template (``../../book/api/quant.md``, line 1) is translated, whatever
+    its page, so no page's prose can pass for a docstring.
+    """
+    places = [name for name, _ in message.locations]
+    return "of" in places and all(name == "of" or name.endswith("/docstring")
+                                  or re.fullmatch(rf"{PACKAGE}(\.\w+)*", name) for name in places)
 
 
 @dataclass
 class PageStatus:
-    """The messages of one page: ``total`` of them, and the English of those not (fully) translated."""
+    """The messages of one page: ``total`` of them, and the English of those not (fully) translated;
+    ``docstrings`` more are left in English by policy (docstring_message) and counted nowhere else."""
     page: str
     total: int
+    docstrings: int = 0
     fuzzy: list[str] = field(default_factory=list)
     untranslated: list[str] = field(default_factory=list)
 
@@ -83,9 +99,10 @@ def page_status(page: str, po: Path, pot: Path | None = None) -> PageStatus:
     translations = {}
     if po.exists():
         translations = {_key(m): m for m in _real(load_catalog(po))}
-    english = [_key(m) for m in _real(load_catalog(pot))] if pot else list(translations)
-    status = PageStatus(page, len(english))
-    for key in english:
+    english = _real(load_catalog(pot)) if pot else list(translations.values())
+    docstrings = [m for m in english if docstring_message(m)]
+    status = PageStatus(page, len(english) - len(docstrings), len(docstrings))
+    for key in (_key(m) for m in english if not docstring_message(m)):
         message = translations.get(key)
         if message is None or not message.string:
             status.untranslated.append(key[0])
@@ -104,25 +121,13 @@ def all_pages(pot_dir: Path | None = None, locale: Path = LOCALE) -> list[PageSt
     return [page_status(page, locale / f"{page}.po", templates.get(page)) for page in sorted({*templates, *own})]
 
 
-def english_by_policy_problems(pages=ENGLISH_BY_POLICY, root: Path = ROOT, listed=()) -> list[str]:
-    """Why ``pages`` is no sound list of pages left in English: each must be a module page of the API
-    reference (``book/api/NAME.md``, not the index, generated by ``automodule``), every such page must
-    be on it (a new one is a decision to make), and none may also be listed as translated."""
-    problems = []
-    for page in pages:
-        source = root / f"{page}.md"
-        if not page.startswith("book/api/") or page == API_INDEX:
-            problems.append(f"{page}: only the API reference's module pages may stay in English")
-        elif not source.is_file():
-            problems.append(f"{page}: left in English but {source.relative_to(root)} does not exist")
-        elif "automodule::" not in source.read_text(encoding="utf-8"):
-            problems.append(f"{page}: left in English but documents no module (no automodule)")
-        if page in listed:
-            problems.append(f"{page}: left in English by policy and listed as translated")
-    api_pages = {f"book/api/{path.stem}" for path in (root / "book" / "api").glob("*.md")} - {API_INDEX}
-    problems += [f"{page}: an API module page neither translated nor in ENGLISH_BY_POLICY"
-                 for page in sorted(api_pages - set(pages))]
-    return problems
+def api_reference_problems(listed, root: Path = ROOT) -> list[str]:
+    """Every page of the API reference (``book/api/*.md``) that ``listed`` misses: their own prose is a
+    title, a sentence and module names, and their docstrings are exempt message by message, so none has
+    a reason to stay incomplete."""
+    pages = sorted(f"{API}/{path.stem}" for path in (root / API).glob("*.md"))
+    return [f"{page}: a page of the API reference not listed as translated" for page in pages
+            if page not in listed]
 
 
 def translated_pages(path: Path = TRANSLATED_LIST) -> list[str]:
@@ -205,7 +210,7 @@ def glossary_problems(terms, locale: Path = LOCALE, pages: list[str] | None = No
     problems = []
     for po in sorted(locale.rglob("*.po")):
         page = po.relative_to(locale).with_suffix("")
-        if (pages is not None and str(page) not in pages) or str(page) in ENGLISH_BY_POLICY:
+        if pages is not None and str(page) not in pages:
             continue
         for message in _real(load_catalog(po)):
             if message.string and not message.fuzzy and message.string != message.id:
@@ -256,26 +261,24 @@ def markdown_problems(locale: Path = LOCALE, pages: list[str] | None = None) -> 
     return problems
 
 
-def report(statuses: list[PageStatus], listed: list[str], english=ENGLISH_BY_POLICY) -> list[str]:
-    """Print the table; return the problems of the pages listed as translated. The pages of ``english``
-    are shown apart and left out of the total."""
+def report(statuses: list[PageStatus], listed: list[str]) -> list[str]:
+    """Print the table; return the problems of the pages listed as translated. The docstring messages
+    left in English (docstring_message) are shown apart and left out of every other count."""
     problems = []
     known = {s.page for s in statuses}
     problems += [f"{page}: listed as translated but has no messages" for page in listed if page not in known]
-    print(f"{'page':45} {'messages':>8} {'fuzzy':>6} {'untransl.':>9} {'left':>6}")
+    print(f"{'page':45} {'messages':>8} {'fuzzy':>6} {'untransl.':>9} {'left':>6} {'docstrings':>10}")
     for s in statuses:
-        if s.page in english:
-            print(f"{s.page:45} {s.total:8d} {'':6} {'':9} {'':>6} (English by policy)")
-            continue
         mark = " (listed as translated)" if s.page in listed else ""
-        print(f"{s.page:45} {s.total:8d} {len(s.fuzzy):6d} {len(s.untranslated):9d} {s.share_left:6.0%}{mark}")
+        print(f"{s.page:45} {s.total:8d} {len(s.fuzzy):6d} {len(s.untranslated):9d} {s.share_left:6.0%} {s.docstrings or '':>10}{mark}")
         if s.page in listed:
             problems += [f"{s.page}: fuzzy: {m[:80]!r}" for m in s.fuzzy]
             problems += [f"{s.page}: untranslated: {m[:80]!r}" for m in s.untranslated]
-    counted = [s for s in statuses if s.page not in english]
-    total = sum(s.total for s in counted)
-    left = sum(len(s.fuzzy) + len(s.untranslated) for s in counted)
-    print(f"{'all pages (English-by-policy pages excepted)':45} {total:8d} {'':6} {'':9} {left / total if total else 0:6.0%}")
+    total = sum(s.total for s in statuses)
+    left = sum(len(s.fuzzy) + len(s.untranslated) for s in statuses)
+    english = sum(s.docstrings for s in statuses)
+    print(f"{'all pages':45} {total:8d} {'':6} {'':9} {left / total if total else 0:6.0%} {english:10d}"
+          " (docstrings: English by policy)")
     return problems
 
 
@@ -285,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--glossary", type=Path, default=GLOSSARY)
     args = parser.parse_args(argv)
     listed = translated_pages()
-    problems = english_by_policy_problems(listed=listed)
+    problems = api_reference_problems(listed)
     problems += report(all_pages(args.pot), listed)
     problems += markdown_problems()
     if args.glossary.exists():
