@@ -204,20 +204,22 @@ def exempt_terms(message) -> set[str]:
             if comment.startswith("glossary-ok:")}
 
 
+def translations(locale: Path = LOCALE, pages: list[str] | None = None):
+    """Each (page, message) of a non-fuzzy translation in ``locale``'s catalogues (``pages`` only, when
+    given), pages in name order."""
+    for po in sorted(locale.rglob("*.po")):
+        page = str(po.relative_to(locale).with_suffix(""))
+        if pages is None or page in pages:
+            yield from ((page, m) for m in _real(load_catalog(po)) if m.string and not m.fuzzy)
+
+
 def glossary_problems(terms, locale: Path = LOCALE, pages: list[str] | None = None) -> list[str]:
     """Every non-fuzzy translation whose English uses a glossary term and whose Chinese lacks its zh
     (on ``pages`` only, when given). A message copied as it stands (an equation) translates nothing."""
-    problems = []
-    for po in sorted(locale.rglob("*.po")):
-        page = po.relative_to(locale).with_suffix("")
-        if pages is not None and str(page) not in pages:
-            continue
-        for message in _real(load_catalog(po)):
-            if message.string and not message.fuzzy and message.string != message.id:
-                problems += [f"{page}: {term!r} is not translated as {zh!r} in: {message.id[:80]!r}"
-                             for term, zh in term_problems(message.id, message.string, terms)
-                             if term not in exempt_terms(message)]
-    return problems
+    return [f"{page}: {term!r} is not translated as {zh!r} in: {message.id[:80]!r}"
+            for page, message in translations(locale, pages) if message.string != message.id
+            for term, zh in term_problems(message.id, message.string, terms)
+            if term not in exempt_terms(message)]
 
 
 def _punctuation(char: str) -> bool:
@@ -249,16 +251,9 @@ def myst_pitfalls(english: str, chinese: str) -> list[str]:
 
 def markdown_problems(locale: Path = LOCALE, pages: list[str] | None = None) -> list[str]:
     """The MyST pitfalls (myst_pitfalls) of every non-fuzzy translation (on ``pages`` only, when given)."""
-    problems = []
-    for po in sorted(locale.rglob("*.po")):
-        page = po.relative_to(locale).with_suffix("")
-        if pages is not None and str(page) not in pages:
-            continue
-        for message in _real(load_catalog(po)):
-            if message.string and not message.fuzzy:
-                problems += [f"{page}: {problem} in: {message.id[:60]!r}"
-                             for problem in myst_pitfalls(message.id, message.string)]
-    return problems
+    return [f"{page}: {problem} in: {message.id[:60]!r}"
+            for page, message in translations(locale, pages)
+            for problem in myst_pitfalls(message.id, message.string)]
 
 
 def report(statuses: list[PageStatus], listed: list[str]) -> list[str]:
